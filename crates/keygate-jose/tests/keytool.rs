@@ -6,6 +6,9 @@
 //! Without `keytool` each test prints `SKIPPED: keytool not found` and passes, unless
 //! `KEYGATE_TEST_REQUIRE_SERVICES=1`, which turns the skip into a failure.
 
+// Helpers of a test binary fail the test by panicking, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
