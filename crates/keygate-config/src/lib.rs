@@ -11,3 +11,6 @@ mod placeholder;
 
 pub use diagnostic::{Diagnostic, Report, Severity};
 pub use placeholder::EnvLookup;
+mod duration;
+mod file;
+mod jdbc;
