@@ -1,0 +1,17 @@
+//! The protocol logic of keygate's authorization server, the part WSO2 Identity Server plays
+//! as Key Manager: request parsing, client authentication, PKCE, scopes, redirect URIs,
+//! grants, token lifetimes, authorization code redemption and refresh token rotation.
+//!
+//! Pure: no async runtime, no HTTP framework, no SQL, no clock and no random number
+//! generator. The caller (the key manager role) parses the HTTP request, loads records from
+//! storage, and passes them here with the current time (`now: Duration` since the Unix
+//! epoch) and a [`RandomSource`]; functions answer with decisions and the records to
+//! persist. Errors are [`OAuthError`], whose codes are the RFCs' own.
+
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod form;
+
+pub use error::{Description, OAuthError};
+pub use form::{Form, FormLimits};
