@@ -153,7 +153,6 @@ pub(crate) fn algorithm_identifier<'a>(
 }
 
 /// Encodes `contents` as one DER element with `tag`.
-#[cfg(test)]
 pub(crate) fn encode(tag: u8, contents: &[u8]) -> Vec<u8> {
     let len = contents.len();
     let mut out = Vec::with_capacity(len + 6);

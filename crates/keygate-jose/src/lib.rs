@@ -6,9 +6,11 @@
 #![forbid(unsafe_code)]
 
 mod der;
+pub mod jwk;
 pub mod key;
 pub mod keystore;
 
+pub use jwk::{Jwk, JwkError, JwkParams, JwkSet, x5t_s256};
 pub use key::{KeyAlgorithm, KeyError};
 pub use keystore::{
     Keystore, KeystoreEntry, KeystoreError, KeystoreFormat, PrivateKeyEntry, ProtectedKey,
