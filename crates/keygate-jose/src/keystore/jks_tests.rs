@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::der::{TAG_OID, TAG_SEQUENCE, encode};
-use crate::keystore::test_keys::{ec_p256, rsa_2048};
+use crate::keystore::tests::{ec_p256, rsa_2048};
 use crate::keystore::{IN_MEMORY, Keystore, KeystoreFormat};
 use proptest::prelude::*;
 

@@ -152,7 +152,7 @@ fn key_error(error: &KeyError, file: &str) -> KeystoreError {
 mod tests {
     use super::*;
     use crate::der::{self, DerReader, TAG_INTEGER, TAG_OCTET_STRING};
-    use crate::keystore::test_keys::{ec_p256, pem, rsa_2048};
+    use crate::keystore::tests::{ec_p256, pem, rsa_2048};
     use crate::keystore::{Keystore, KeystoreFormat};
     use aws_lc_rs::encoding::{AsDer, EcPrivateKeyRfc5915Der};
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};

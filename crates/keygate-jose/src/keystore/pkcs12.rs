@@ -75,7 +75,7 @@ fn map_error(error: P12Error, file: &str) -> KeystoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keystore::test_keys::{TestIdentity, ec_p256};
+    use crate::keystore::tests::{TestIdentity, ec_p256};
     use crate::keystore::{Keystore, KeystoreFormat};
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
     use p12_keystore::{
