@@ -10,8 +10,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod client_auth;
 pub mod error;
 pub mod form;
+pub mod pkce;
 
+pub use client_auth::{ClientCredentials, ClientSecretDigest};
 pub use error::{Description, OAuthError};
 pub use form::{Form, FormLimits};
+pub use pkce::{PkceChallenge, PkcePolicy};
