@@ -1,0 +1,183 @@
+//! The three database backends behind one generic SQL implementation. Everything that
+//! really differs between SQLite, PostgreSQL and MySQL/MariaDB — connection setup,
+//! placeholder style, error codes, transaction start, catalog queries and the migration
+//! set — is reached through [`Backend`]; repository code never asks which backend it runs
+//! on.
+
+mod mysql;
+mod postgres;
+mod sqlite;
+
+use crate::error::{StoreError, StoreResult, redact_url};
+use sqlx::migrate::Migrator;
+use std::borrow::Cow;
+
+/// A database engine keygate can store into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, the embedded default.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    MySql,
+}
+
+/// What a database error means to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorClass {
+    /// A unique key or primary key already holds the value.
+    UniqueViolation,
+    /// A referenced row does not exist.
+    ForeignKeyViolation,
+    /// Lock contention or deadlock; the statement may succeed if tried again.
+    Transient,
+    /// Anything else.
+    Other,
+}
+
+/// The table holding the migration history, in every keygate database.
+pub(crate) const MIGRATIONS_TABLE: &str = "kg_schema_migrations";
+
+impl Backend {
+    /// The backend a native URL names: `sqlite:`, `postgres://`/`postgresql://`,
+    /// `mysql://`/`mariadb://`.
+    pub fn from_url(url: &str) -> StoreResult<Self> {
+        let scheme = url
+            .split_once(':')
+            .map(|(scheme, _)| scheme.to_ascii_lowercase())
+            .unwrap_or_default();
+        match scheme.as_str() {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            "mysql" | "mariadb" => Ok(Self::MySql),
+            _ => Err(StoreError::Invalid {
+                field: "database url",
+                reason: format!(
+                    "unsupported scheme {scheme:?} in {}; use sqlite:, postgres:// or mysql://",
+                    redact_url(url)
+                ),
+            }),
+        }
+    }
+
+    /// `sqlite`, `postgres` or `mysql`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+            Self::MySql => "mysql",
+        }
+    }
+
+    /// The URL handed to the driver, after backend-specific preparation (for SQLite the
+    /// file and its directory are created).
+    pub(crate) fn prepare_url(self, url: &str) -> StoreResult<String> {
+        match self {
+            Self::Sqlite => sqlite::prepare_url(url),
+            Self::Postgres => Ok(url.to_owned()),
+            Self::MySql => Ok(mysql::prepare_url(url)),
+        }
+    }
+
+    /// Statements run on every new connection.
+    pub(crate) fn after_connect_statements(self) -> &'static [&'static str] {
+        match self {
+            Self::Sqlite => sqlite::AFTER_CONNECT,
+            Self::Postgres => postgres::AFTER_CONNECT,
+            Self::MySql => mysql::AFTER_CONNECT,
+        }
+    }
+
+    /// `sql`, written with `?` placeholders, in this backend's placeholder style.
+    pub(crate) fn sql(self, sql: &str) -> Cow<'_, str> {
+        match self {
+            Self::Postgres => Cow::Owned(postgres::numbered_placeholders(sql)),
+            Self::Sqlite | Self::MySql => Cow::Borrowed(sql),
+        }
+    }
+
+    /// The statement that starts a read-write transaction.
+    pub(crate) fn begin_statement(self) -> &'static str {
+        match self {
+            Self::Sqlite => sqlite::BEGIN_WRITE,
+            Self::Postgres | Self::MySql => "BEGIN",
+        }
+    }
+
+    /// A query counting tables named by its one `?` parameter in the current database.
+    pub(crate) fn table_exists_sql(self) -> &'static str {
+        match self {
+            Self::Sqlite => sqlite::TABLE_EXISTS,
+            Self::Postgres => postgres::TABLE_EXISTS,
+            Self::MySql => mysql::TABLE_EXISTS,
+        }
+    }
+
+    /// What a driver error means.
+    pub(crate) fn classify(self, error: &sqlx::Error) -> ErrorClass {
+        let sqlx::Error::Database(db) = error else {
+            return ErrorClass::Other;
+        };
+        match self {
+            Self::Sqlite => sqlite::classify(db.as_ref()),
+            Self::Postgres => postgres::classify(db.as_ref()),
+            Self::MySql => mysql::classify(db.as_ref()),
+        }
+    }
+
+    /// The embedded migrations for this backend, recorded in [`MIGRATIONS_TABLE`].
+    pub(crate) fn migrator(self) -> Migrator {
+        let mut migrator = match self {
+            Self::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Self::Postgres => sqlx::migrate!("migrations/postgres"),
+            Self::MySql => sqlx::migrate!("migrations/mysql"),
+        };
+        migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+        migrator
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes_pick_backends() {
+        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::from_url("sqlite::memory:").unwrap(),
+            Backend::Sqlite
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(Backend::from_url("MariaDB://h/db").unwrap(), Backend::MySql);
+        let err = Backend::from_url("oracle://u:pw@h/db").unwrap_err();
+        assert!(matches!(err, StoreError::Invalid { .. }));
+        assert!(!err.to_string().contains("pw"));
+    }
+
+    #[test]
+    fn only_postgres_rewrites_placeholders() {
+        let sql = "SELECT a FROM t WHERE b = ? AND c = ?";
+        assert_eq!(Backend::Sqlite.sql(sql), sql);
+        assert_eq!(Backend::MySql.sql(sql), sql);
+        assert_eq!(
+            Backend::Postgres.sql(sql),
+            "SELECT a FROM t WHERE b = $1 AND c = $2"
+        );
+    }
+
+    #[test]
+    fn every_backend_carries_the_same_migration_versions() {
+        let versions =
+            |b: Backend| -> Vec<i64> { b.migrator().iter().map(|m| m.version).collect() };
+        let sqlite = versions(Backend::Sqlite);
+        assert!(sqlite.len() >= 2, "{sqlite:?}");
+        assert_eq!(sqlite, versions(Backend::Postgres));
+        assert_eq!(sqlite, versions(Backend::MySql));
+        assert_eq!(Backend::Sqlite.migrator().table_name, MIGRATIONS_TABLE);
+    }
+}

@@ -1,0 +1,88 @@
+//! SQLite, the embedded default: the database file and its directory are created on open,
+//! every connection runs in WAL mode with foreign keys on and a busy timeout, and write
+//! transactions take the write lock up front (`BEGIN IMMEDIATE`) so that concurrent
+//! writers queue instead of failing.
+
+use super::ErrorClass;
+use crate::error::{StoreError, StoreResult, redact_url};
+use sqlx::error::DatabaseError;
+
+/// Connection settings: write-ahead log, enforced foreign keys, and up to 30 s of waiting
+/// for the write lock before `SQLITE_BUSY`.
+pub(super) const AFTER_CONNECT: &[&str] = &[
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 30000",
+    "PRAGMA synchronous = NORMAL",
+];
+
+/// Takes the write lock at the start, so a transaction never fails midway on an upgrade
+/// from a read lock.
+pub(super) const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+pub(super) const TABLE_EXISTS: &str =
+    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?";
+
+/// Adds `mode=rwc` when no mode is given and creates the directory of the database file.
+pub(super) fn prepare_url(url: &str) -> StoreResult<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    let in_memory =
+        path.is_empty() || path == ":memory:" || query.is_some_and(|q| q.contains("mode=memory"));
+    if !in_memory {
+        if let Some(dir) = std::path::Path::new(path).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Invalid {
+                    field: "database url",
+                    reason: format!("cannot create directory for {}: {e}", redact_url(url)),
+                })?;
+            }
+        }
+    }
+    Ok(match query {
+        Some(q) if q.split('&').any(|p| p.starts_with("mode=")) => url.to_owned(),
+        Some(_) => format!("{url}&mode=rwc"),
+        None if in_memory => url.to_owned(),
+        None => format!("{url}?mode=rwc"),
+    })
+}
+
+/// SQLite's extended result codes: 2067 `SQLITE_CONSTRAINT_UNIQUE`, 1555
+/// `SQLITE_CONSTRAINT_PRIMARYKEY`, 787 `SQLITE_CONSTRAINT_FOREIGNKEY`, 5/517/6/262 busy and
+/// locked.
+pub(super) fn classify(error: &dyn DatabaseError) -> ErrorClass {
+    match error.code().as_deref() {
+        Some("2067" | "1555") => ErrorClass::UniqueViolation,
+        Some("787") => ErrorClass::ForeignKeyViolation,
+        Some("5" | "517" | "6" | "262") => ErrorClass::Transient,
+        _ => ErrorClass::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_urls_get_rwc_mode_and_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("nested/deeper/apim.db");
+        let url = format!("sqlite://{}", file.display());
+        assert_eq!(prepare_url(&url).unwrap(), format!("{url}?mode=rwc"));
+        assert!(file.parent().unwrap().is_dir());
+        let with_query = format!("{url}?cache=shared");
+        assert_eq!(
+            prepare_url(&with_query).unwrap(),
+            format!("{with_query}&mode=rwc")
+        );
+        let ro = format!("{url}?mode=ro");
+        assert_eq!(prepare_url(&ro).unwrap(), ro);
+        assert_eq!(prepare_url("sqlite::memory:").unwrap(), "sqlite::memory:");
+    }
+}
