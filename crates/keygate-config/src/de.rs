@@ -525,6 +525,8 @@ mod tests {
             );
         }
         assert_eq!(value.list.map(|l| l.len()), Some(2));
+        assert!(value.name.is_none(), "the refused key is left out");
+        assert!(value.legacy.is_none());
     }
 
     #[test]
@@ -562,6 +564,7 @@ mod tests {
         let out = run("[legacy]\nanything = [1, 2]\n");
         assert!(out.refused.is_empty());
         assert_eq!(out.unsupported, vec![KeyPath::from_dotted("legacy")]);
+        assert!(out.value.and_then(|v| v.legacy).is_some());
     }
 
     #[test]

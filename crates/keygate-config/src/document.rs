@@ -55,13 +55,6 @@ impl KeyPath {
         }
     }
 
-    pub(crate) fn last_key(&self) -> Option<&str> {
-        match self.0.last() {
-            Some(Segment::Key(k)) => Some(k),
-            _ => None,
-        }
-    }
-
     pub(crate) fn starts_with(&self, prefix: &KeyPath) -> bool {
         self.0.len() >= prefix.0.len() && self.0[..prefix.0.len()] == prefix.0[..]
     }

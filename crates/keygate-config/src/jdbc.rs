@@ -131,7 +131,7 @@ pub(crate) fn parse_database_url(url: &str, home: Option<&str>) -> Result<Databa
     }
 }
 
-fn split_once_or<'t>(text: &'t str, sep: char) -> (&'t str, Option<&'t str>) {
+fn split_once_or(text: &str, sep: char) -> (&str, Option<&str>) {
     match text.split_once(sep) {
         Some((a, b)) => (a, Some(b)),
         None => (text, None),

@@ -32,7 +32,10 @@ pub(crate) enum TemplateError {
     Empty(&'static str),
 }
 
-const OPENERS: [(&str, fn(String) -> Piece); 3] = [
+/// Builds a piece from a placeholder's name.
+type PieceMaker = fn(String) -> Piece;
+
+const OPENERS: [(&str, PieceMaker); 3] = [
     ("$ref{", Piece::Ref),
     ("$env{", Piece::Env),
     ("${", Piece::Property),
@@ -283,7 +286,7 @@ impl Resolver<'_> {
                 None => ok = false,
             }
         }
-        ok.then(|| Node {
+        ok.then_some(Node {
             value: Value::String(out),
             line,
             substituted: true,
@@ -339,7 +342,6 @@ impl Resolver<'_> {
     }
 
     fn wso2_property(&mut self, name: &str) -> Option<Result<String, String>> {
-        let port = |base: u16| Some(base);
         let base = match name {
             "carbon.protocol" => return Some(Ok("https".to_owned())),
             "carbon.context" => return Some(Ok("/".to_owned())),
@@ -363,14 +365,14 @@ impl Resolver<'_> {
                 );
             }
             "carbon.management.port" | "mgt.transport.https.port" => {
-                port(defaults::MANAGEMENT_HTTPS_PORT)
+                defaults::MANAGEMENT_HTTPS_PORT
             }
-            "mgt.transport.http.port" => port(defaults::MANAGEMENT_HTTP_PORT),
-            "https.nio.port" => port(defaults::GATEWAY_HTTPS_PORT),
-            "http.nio.port" => port(defaults::GATEWAY_HTTP_PORT),
-            "Ports.EmbeddedLDAP.LDAPServerPort" => port(defaults::EMBEDDED_LDAP_PORT),
-            _ => None,
-        }?;
+            "mgt.transport.http.port" => defaults::MANAGEMENT_HTTP_PORT,
+            "https.nio.port" => defaults::GATEWAY_HTTPS_PORT,
+            "http.nio.port" => defaults::GATEWAY_HTTP_PORT,
+            "Ports.EmbeddedLDAP.LDAPServerPort" => defaults::EMBEDDED_LDAP_PORT,
+            _ => return None,
+        };
         Some(self.offset().and_then(|offset| {
             base.checked_add(offset)
                 .map(|p| p.to_string())
