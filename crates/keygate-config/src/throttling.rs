@@ -275,21 +275,18 @@ fn url_group(
         }
         out
     };
-    let receiver_urls = endpoints(
-        "traffic_manager_urls",
-        file.traffic_manager_urls.unwrap_or_default(),
-        false,
-    );
-    let auth_urls = endpoints(
-        "traffic_manager_auth_urls",
-        file.traffic_manager_auth_urls.unwrap_or_default(),
-        true,
-    );
-    if receiver_urls.is_empty() && auth_urls.is_empty() {
+    let receiver_files = file.traffic_manager_urls.unwrap_or_default();
+    let auth_files = file.traffic_manager_auth_urls.unwrap_or_default();
+    if receiver_files.is_empty() && auth_files.is_empty() {
         a.error(
             format!("{table}.traffic_manager_urls"),
             "a url group needs `traffic_manager_urls` or `traffic_manager_auth_urls`",
         );
+        return None;
+    }
+    let receiver_urls = endpoints("traffic_manager_urls", receiver_files, false);
+    let auth_urls = endpoints("traffic_manager_auth_urls", auth_files, true);
+    if receiver_urls.is_empty() && auth_urls.is_empty() {
         return None;
     }
     Some(TrafficManagerGroup {
