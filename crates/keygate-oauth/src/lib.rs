@@ -14,8 +14,12 @@ pub mod client_auth;
 pub mod error;
 pub mod form;
 pub mod pkce;
+pub mod redirect;
+pub mod scope;
 
 pub use client_auth::{ClientCredentials, ClientSecretDigest};
 pub use error::{Description, OAuthError};
 pub use form::{Form, FormLimits};
 pub use pkce::{PkceChallenge, PkcePolicy};
+pub use redirect::{AuthorizationRedirect, RegisteredRedirects, ResponseMode};
+pub use scope::{RoleBasedScopeIssuer, ScopeSet};
