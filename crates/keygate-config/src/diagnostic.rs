@@ -199,15 +199,18 @@ pub(crate) fn near_miss<'c>(
     let word_lower = word.to_ascii_lowercase();
     candidates
         .into_iter()
+        .filter(|c| c.len() > 3 && word.len() > 3)
         .map(|c| {
-            (
-                c,
-                strsim::damerau_levenshtein(&word_lower, &c.to_ascii_lowercase()),
-            )
+            let c_lower = c.to_ascii_lowercase();
+            let distance = strsim::damerau_levenshtein(&word_lower, &c_lower);
+            let similarity = strsim::jaro_winkler(&word_lower, &c_lower);
+            (c, distance, similarity)
         })
-        .filter(|(c, distance)| *distance <= 2 && c.len() > 3 && word.len() > 3)
-        .min_by_key(|(_, distance)| *distance)
-        .map(|(c, _)| c)
+        .filter(|(c, distance, similarity)| {
+            *distance <= 2 || (*similarity >= 0.9 && c.len().abs_diff(word.len()) <= 3)
+        })
+        .min_by(|a, b| a.1.cmp(&b.1).then(b.2.total_cmp(&a.2)))
+        .map(|(c, _, _)| c)
 }
 
 #[cfg(test)]
@@ -261,5 +264,10 @@ mod tests {
         let tables = ["server", "database", "tenant_context"];
         assert_eq!(near_miss("serverr", tables), Some("server"));
         assert_eq!(near_miss("tenant_mgt", tables), None);
+        assert_eq!(
+            near_miss("throttle", ["throttling", "cache"]),
+            Some("throttling")
+        );
+        assert_eq!(near_miss("identity_mgt", ["identity"]), None);
     }
 }

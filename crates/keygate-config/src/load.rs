@@ -100,6 +100,11 @@ fn refusal(refused: &Refused) -> Diagnostic {
                         Diagnostic::warning(path, "unknown table, not used by keygate, ignored")
                     }
                 }
+            } else if parent.is_empty() {
+                Diagnostic::error(
+                    path,
+                    "a key outside any table: keys belong under a table such as `[server]`",
+                )
             } else {
                 match did_you_mean(field, expected.iter().copied()) {
                     Some(close) => {
