@@ -13,6 +13,7 @@
 pub mod client_auth;
 pub mod error;
 pub mod form;
+pub mod grant;
 pub mod pkce;
 pub mod redirect;
 pub mod scope;
@@ -20,6 +21,7 @@ pub mod scope;
 pub use client_auth::{ClientCredentials, ClientSecretDigest};
 pub use error::{Description, OAuthError};
 pub use form::{Form, FormLimits};
+pub use grant::{AuthorizeClient, AuthorizeError, AuthorizeRequest, TokenRequest};
 pub use pkce::{PkceChallenge, PkcePolicy};
 pub use redirect::{AuthorizationRedirect, RegisteredRedirects, ResponseMode};
 pub use scope::{RoleBasedScopeIssuer, ScopeSet};
