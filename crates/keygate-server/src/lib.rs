@@ -1,1 +1,22 @@
-//! keygate-server
+//! Composition of keygate's roles into one running node: storage opened and migrated, the
+//! super admin ensured, TLS from the user's keystore or a self-signed certificate, one
+//! listener per role and port (with `[server] offset`), health and metrics on every
+//! listener, and a graceful shutdown that stops accepting, drains and returns.
+//!
+//! Roles never import each other; they meet here and on the wire (DESIGN §8).
+
+#![forbid(unsafe_code)]
+
+mod bootstrap;
+mod error;
+mod health;
+mod listener;
+mod metrics;
+mod node;
+pub mod telemetry;
+pub mod tls;
+
+pub use bootstrap::{AdminBootstrap, store_options};
+pub use error::ServerError;
+pub use listener::{ListenerKind, ListenerPlan};
+pub use node::{BoundListener, RunningNode, ServerOptions, migrate, start};

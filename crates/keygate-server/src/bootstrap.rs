@@ -1,0 +1,87 @@
+//! What a node does before it listens: create the data directory, open and migrate both
+//! databases, and ensure the `[super_admin]` account exists — generating its password when
+//! none is configured, to be shown once.
+
+use crate::ServerError;
+use base64::Engine;
+use keygate_config::{Config, DatabaseSettings};
+use keygate_model::Secret;
+use keygate_store::{MigrateMode, StoreOptions, Stores};
+
+/// Bytes of randomness in a generated admin password (24 characters once encoded).
+const GENERATED_PASSWORD_BYTES: usize = 18;
+
+/// Store options for one configured database.
+pub fn store_options(db: &DatabaseSettings) -> StoreOptions {
+    StoreOptions {
+        url: db.url.clone(),
+        max_connections: db.pool.max_connections,
+        min_connections: db.pool.min_connections,
+        acquire_timeout: db.pool.acquire_timeout,
+    }
+}
+
+/// What start-up did about the super admin.
+#[derive(Debug, Clone)]
+pub struct AdminBootstrap {
+    /// The admin's user name.
+    pub username: String,
+    /// Whether the account was created by this start.
+    pub created: bool,
+    /// The password, when keygate generated it: shown once, never stored in clear.
+    pub generated_password: Option<Secret>,
+}
+
+pub(crate) async fn open_stores(config: &Config, mode: MigrateMode) -> Result<Stores, ServerError> {
+    std::fs::create_dir_all(&config.server.data_dir).map_err(|source| ServerError::Io {
+        what: "cannot create the data directory",
+        path: config.server.data_dir.clone(),
+        source,
+    })?;
+    Ok(Stores::open(
+        &store_options(&config.apim_db),
+        &store_options(&config.shared_db),
+        mode,
+    )
+    .await?)
+}
+
+pub(crate) async fn ensure_admin(
+    config: &Config,
+    stores: &Stores,
+) -> Result<Option<AdminBootstrap>, ServerError> {
+    let admin = &config.super_admin;
+    if !admin.create_admin_account {
+        return Ok(None);
+    }
+    let (password, generated) = match &admin.password {
+        Some(password) if !password.is_empty() => (password.clone(), false),
+        _ => (generate_password()?, true),
+    };
+    let created = stores
+        .users()
+        .ensure_super_admin(&admin.username, &password, now_ms())
+        .await?;
+    Ok(Some(AdminBootstrap {
+        username: admin.username.clone(),
+        created,
+        generated_password: (created && generated).then_some(password),
+    }))
+}
+
+/// The wall clock in unix milliseconds: the server is where time enters keygate.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn generate_password() -> Result<Secret, ServerError> {
+    let mut bytes = [0u8; GENERATED_PASSWORD_BYTES];
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|_| ServerError::Config("no system randomness for the admin password".into()))?;
+    Ok(Secret::new(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+    ))
+}

@@ -1,0 +1,186 @@
+//! Listeners: which ports a node opens for its roles (with `[server] offset` already in
+//! `Config::ports`), and the accept loop that serves an axum router over HTTP/1.1 and
+//! HTTP/2, with or without TLS, until shutdown — then drains open connections.
+
+use crate::ServerError;
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use hyper_util::server::graceful::GracefulShutdown;
+use keygate_config::{Config, Role};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+/// How long a TLS handshake may take before the connection is dropped.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long open connections may take to finish after shutdown begins.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One kind of listener a node can open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListenerKind {
+    /// 9443 + offset: key manager, control plane, health and metrics (every node has it).
+    Management,
+    /// 8243 + offset: the gateway over TLS.
+    GatewayHttps,
+    /// 8280 + offset: the gateway in clear.
+    GatewayHttp,
+}
+
+impl ListenerKind {
+    /// The name used in logs, metrics and errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Management => "management",
+            Self::GatewayHttps => "gateway-https",
+            Self::GatewayHttp => "gateway-http",
+        }
+    }
+
+    /// Whether the listener speaks TLS.
+    pub fn tls(self) -> bool {
+        !matches!(self, Self::GatewayHttp)
+    }
+
+    /// The URL scheme clients use.
+    pub fn scheme(self) -> &'static str {
+        if self.tls() { "https" } else { "http" }
+    }
+}
+
+/// A listener to open: its kind and the address to bind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerPlan {
+    pub kind: ListenerKind,
+    pub addr: SocketAddr,
+}
+
+impl ListenerPlan {
+    /// The listeners a node opens for its roles. Every node has the management listener
+    /// (health and metrics live there, as WSO2 nodes all have 9443); the gateway role
+    /// adds 8243 and 8280. The traffic manager's ingestion ports belong to that role.
+    pub fn for_config(config: &Config, bind_ip: IpAddr) -> Vec<ListenerPlan> {
+        let mut plans = vec![ListenerPlan {
+            kind: ListenerKind::Management,
+            addr: SocketAddr::new(bind_ip, config.ports.management_https),
+        }];
+        if config.server.roles.contains(&Role::Gateway) {
+            plans.push(ListenerPlan {
+                kind: ListenerKind::GatewayHttps,
+                addr: SocketAddr::new(bind_ip, config.ports.gateway_https),
+            });
+            plans.push(ListenerPlan {
+                kind: ListenerKind::GatewayHttp,
+                addr: SocketAddr::new(bind_ip, config.ports.gateway_http),
+            });
+        }
+        plans
+    }
+}
+
+/// Binds a planned listener, naming it and the port's origin when that fails.
+pub(crate) async fn bind(plan: &ListenerPlan) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(plan.addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            listener: plan.kind.name(),
+            addr: plan.addr,
+            hint: match source.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    " (another process holds this port: stop it, or set [server] offset)".to_owned()
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    " (ports below 1024 need privileges: use a higher port or [server] offset)"
+                        .to_owned()
+                }
+                _ => String::new(),
+            },
+            source,
+        })
+}
+
+/// Serves `router` on `listener` until `shutdown` turns true, then stops accepting and
+/// waits up to [`DRAIN_TIMEOUT`] for open connections to finish.
+pub(crate) async fn serve(
+    kind: ListenerKind,
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let acceptor = tls.map(TlsAcceptor::from);
+    let graceful = GracefulShutdown::new();
+    let builder = ConnBuilder::new(TokioExecutor::new());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(error) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(listener = kind.name(), %error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let router = router.clone();
+                let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    router.clone().oneshot(request)
+                });
+                let watcher = graceful.watcher();
+                let builder = builder.clone();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let outcome = match acceptor {
+                        Some(acceptor) => {
+                            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                Ok(Ok(tls)) => {
+                                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                                    watcher.watch(conn.into_owned()).await
+                                }
+                                Ok(Err(error)) => {
+                                    tracing::debug!(listener = kind.name(), %peer, %error, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(listener = kind.name(), %peer, "TLS handshake timed out");
+                                    return;
+                                }
+                            }
+                        }
+                        None => {
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                            watcher.watch(conn.into_owned()).await
+                        }
+                    };
+                    if let Err(error) = outcome {
+                        tracing::debug!(listener = kind.name(), %peer, %error, "connection ended with an error");
+                    }
+                });
+            }
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break;
+                }
+            }
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            listener = kind.name(),
+            "connections still open after the drain timeout; closing them"
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! Starting and stopping a node: bootstrap, TLS, bind every planned listener (all or
+//! nothing), serve, and shut down gracefully on request.
+
+use crate::bootstrap::{self, AdminBootstrap};
+use crate::listener::{self, ListenerKind, ListenerPlan};
+use crate::{ServerError, health, metrics, tls};
+use axum::Router;
+use keygate_config::{Config, Role};
+use keygate_store::{MigrateMode, Stores};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// How a node is started, beyond its configuration.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// The configuration, roles and data directory already applied.
+    pub config: Config,
+    /// The address every listener binds (all interfaces by default, as WSO2 does).
+    pub bind_ip: IpAddr,
+    /// Bind every listener to an ephemeral port instead of its configured one (tests).
+    pub ephemeral_ports: bool,
+}
+
+impl ServerOptions {
+    /// Options for a configuration, on all interfaces and the configured ports.
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            ephemeral_ports: false,
+        }
+    }
+}
+
+/// A listener that is serving.
+#[derive(Debug, Clone, Copy)]
+pub struct BoundListener {
+    pub kind: ListenerKind,
+    pub addr: SocketAddr,
+}
+
+/// A node that is serving, until [`RunningNode::shutdown`].
+pub struct RunningNode {
+    /// Every listener and the address it actually bound.
+    pub listeners: Vec<BoundListener>,
+    /// What start-up did about the super admin.
+    pub admin: Option<AdminBootstrap>,
+    /// How long start-up took, from [`start`] to every listener accepting.
+    pub startup: Duration,
+    /// Where the TLS identity came from.
+    pub tls_source: String,
+    /// The roles this node runs.
+    pub roles: Vec<Role>,
+    stores: Arc<Stores>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl RunningNode {
+    /// The bound address of a listener kind, if this node has one.
+    pub fn addr(&self, kind: ListenerKind) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|l| l.kind == kind)
+            .map(|l| l.addr)
+    }
+
+    /// The node's databases.
+    pub fn stores(&self) -> Arc<Stores> {
+        self.stores.clone()
+    }
+
+    /// A handle that starts shutdown when sent `true`.
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+
+    /// Serves until a shutdown is requested through [`RunningNode::shutdown_handle`], then
+    /// drains and closes storage.
+    pub async fn wait(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+        self.stores.close().await;
+    }
+
+    /// Stops accepting, drains open connections, closes storage.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        self.wait().await;
+    }
+}
+
+/// Starts a node. Nothing is left running when it returns an error.
+pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
+    let started = Instant::now();
+    let config = &options.config;
+    let stores = Arc::new(bootstrap::open_stores(config, MigrateMode::Apply).await?);
+    let admin = bootstrap::ensure_admin(config, &stores).await?;
+    let identity = tls::server_identity(config)?;
+    let tls_source = identity.source.clone();
+    let tls_config = tls::server_config(identity)?;
+    let _ = metrics::handle();
+
+    let mut plans = ListenerPlan::for_config(config, options.bind_ip);
+    if options.ephemeral_ports {
+        for plan in &mut plans {
+            plan.addr.set_port(0);
+        }
+    }
+    let mut bound = Vec::with_capacity(plans.len());
+    for plan in &plans {
+        // Bind all before serving any: a port in use means no partial start.
+        let tcp = listener::bind(plan).await?;
+        let addr = tcp.local_addr().map_err(|source| ServerError::Bind {
+            listener: plan.kind.name(),
+            addr: plan.addr,
+            hint: String::new(),
+            source,
+        })?;
+        bound.push((plan.kind, tcp, addr));
+    }
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let mut listeners = Vec::with_capacity(bound.len());
+    for (kind, tcp, addr) in bound {
+        let router = router_for(kind, stores.clone());
+        let tls = kind.tls().then(|| tls_config.clone());
+        tasks.spawn(listener::serve(kind, tcp, tls, router, shutdown_rx.clone()));
+        listeners.push(BoundListener { kind, addr });
+    }
+    Ok(RunningNode {
+        listeners,
+        admin,
+        startup: started.elapsed(),
+        tls_source,
+        roles: config.server.roles.iter().copied().collect(),
+        stores,
+        shutdown,
+        tasks,
+    })
+}
+
+fn router_for(kind: ListenerKind, stores: Arc<Stores>) -> Router {
+    let name = kind.name();
+    Router::new()
+        .merge(health::routes(stores))
+        .merge(metrics::routes())
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            metrics::track(name, request, next)
+        }))
+}
+
+async fn not_found(
+    uri: axum::http::Uri,
+) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({
+            "code": 404,
+            "message": "Not Found",
+            "description": format!("no resource at {}", uri.path()),
+        })),
+    )
+}
+
+/// Opens both databases and applies every pending migration, for `keygate migrate`.
+pub async fn migrate(config: &Config) -> Result<(), ServerError> {
+    let stores = bootstrap::open_stores(config, MigrateMode::Apply).await?;
+    stores.close().await;
+    Ok(())
+}
