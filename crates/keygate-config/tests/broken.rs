@@ -260,3 +260,45 @@ fn no_secret_reaches_a_report() {
         .unwrap_or_else(|| panic!("the unterminated string is reported:\n{text}"));
     assert_eq!(syntax.line, Some(46));
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn wso2_style() -> String {
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/wso2-style-api-manager.toml"),
+        )
+        .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Any damage to a real file yields a report, never a panic, and errors carry a
+        /// line whenever they name a key.
+        #[test]
+        fn damaged_files_still_give_a_report(cut in any::<prop::sample::Index>(), len in 0usize..40, insert in "[\\[\\]=\"{}$a-z.\n ]{0,6}") {
+            let text = wso2_style();
+            let mut start = cut.index(text.len());
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            let mut end = (start + len).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let damaged = format!("{}{}{}", &text[..start], insert, &text[end..]);
+            let report = check_str_with_env(&damaged, Path::new("d.toml"), &|_| None);
+            for d in &report.diagnostics {
+                prop_assert!(d.key_path.is_empty() || d.line.is_some(), "{}", d);
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_gives_a_report(text in "[\\[\\]=\"{}$a-z_.,0-9\n ]{0,200}") {
+            let _ = check_str_with_env(&text, Path::new("a.toml"), &|_| None);
+        }
+    }
+}
