@@ -11,17 +11,23 @@
 #![forbid(unsafe_code)]
 
 pub mod client_auth;
+pub mod code;
 pub mod error;
 pub mod form;
 pub mod grant;
+pub mod lifetime;
 pub mod pkce;
+pub mod random;
 pub mod redirect;
 pub mod scope;
 
 pub use client_auth::{ClientCredentials, ClientSecretDigest};
+pub use code::{CodeRedeemError, RedeemedCode};
 pub use error::{Description, OAuthError};
 pub use form::{Form, FormLimits};
 pub use grant::{AuthorizeClient, AuthorizeError, AuthorizeRequest, TokenRequest};
+pub use lifetime::TokenLifetimes;
 pub use pkce::{PkceChallenge, PkcePolicy};
+pub use random::{RandomSource, RandomUnavailable};
 pub use redirect::{AuthorizationRedirect, RegisteredRedirects, ResponseMode};
 pub use scope::{RoleBasedScopeIssuer, ScopeSet};
