@@ -491,3 +491,60 @@ validationQuery = "SELECT 1"
     );
     assert!(loaded.warnings[2].message.contains("`fancy`"));
 }
+
+#[test]
+fn debug_output_of_a_loaded_config_hides_every_secret() {
+    let config = load(
+        r#"
+[super_admin]
+password = "Xk7-admin"
+
+[database.apim_db]
+url = "jdbc:postgresql://localhost:5432/apim_db?password=Xk7-inurl"
+username = "am"
+
+[database.shared_db]
+url = "mysql://reg@localhost/shared_db"
+password = "Xk7-shared"
+
+[user_store]
+type = "active_directory_unique_id"
+connection_url = "ldaps://ad.example:636"
+connection_password = "Xk7-ldap"
+base_dn = "dc=example,dc=org"
+
+[keystore.primary]
+file_name = "wso2carbon.jks"
+password = "Xk7-keystore"
+key_password = "Xk7-key"
+
+[apim.key_manager]
+password = "Xk7-km"
+
+[apim.throttling]
+password = "Xk7-tm"
+throttle_decision_endpoints = ["amqp://guest:Xk7-broker@rabbit:5672"]
+
+[[event_listener]]
+id = "x"
+[event_listener.properties]
+client_secret = "Xk7-property"
+"#,
+    );
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("Xk7"), "{debug}");
+    assert_eq!(
+        config.apim_db.url.expose(),
+        "postgres://am:Xk7-inurl@localhost:5432/apim_db"
+    );
+    assert_eq!(
+        config.throttling.decision_endpoints[0]
+            .connect_url()
+            .expose(),
+        "amqp://guest:Xk7-broker@rabbit:5672"
+    );
+    assert_eq!(config.user_store.kind, UserStoreKind::ActiveDirectory);
+    let ldap = config.user_store.ldap.as_ref().unwrap();
+    assert_eq!(ldap.user_name_attribute, "sAMAccountName");
+    assert_eq!(ldap.user_entry_object_class, "user");
+}
