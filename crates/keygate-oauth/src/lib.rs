@@ -19,6 +19,7 @@ pub mod lifetime;
 pub mod pkce;
 pub mod random;
 pub mod redirect;
+pub mod refresh;
 pub mod scope;
 
 pub use client_auth::{ClientCredentials, ClientSecretDigest};
@@ -30,4 +31,5 @@ pub use lifetime::TokenLifetimes;
 pub use pkce::{PkceChallenge, PkcePolicy};
 pub use random::{RandomSource, RandomUnavailable};
 pub use redirect::{AuthorizationRedirect, RegisteredRedirects, ResponseMode};
+pub use refresh::{RefreshError, RefreshRotation};
 pub use scope::{RoleBasedScopeIssuer, ScopeSet};
