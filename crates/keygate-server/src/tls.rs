@@ -29,12 +29,15 @@ pub fn format_of(kind: KeystoreKind) -> KeystoreFormat {
 }
 
 /// Opens a configured keystore, mapping its errors to one naming the file.
+/// A PEM file's entry takes the configured alias, so `alias` means the same in every format.
 pub fn open_keystore(store: &KeystoreRef) -> Result<Keystore, ServerError> {
-    Keystore::open(&store.file, format_of(store.kind), &store.password).map_err(|e| {
-        ServerError::Keystore {
-            file: store.file.clone(),
-            reason: e.to_string(),
-        }
+    let opened = match (store.kind, &store.alias) {
+        (KeystoreKind::Pem, Some(alias)) => Keystore::open_pem(&store.file, alias),
+        (kind, _) => Keystore::open(&store.file, format_of(kind), &store.password),
+    };
+    opened.map_err(|e| ServerError::Keystore {
+        file: store.file.clone(),
+        reason: e.to_string(),
     })
 }
 

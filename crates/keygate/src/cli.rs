@@ -1,4 +1,5 @@
-//! The command line: `keygate server`, `keygate config check`, `keygate migrate`.
+//! The command line: `keygate server`, `keygate config check`, `keygate migrate`,
+//! `keygate init`.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -23,6 +24,15 @@ pub enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate(ConfigArgs),
+    /// Write a commented all-in-one deployment.toml to start from.
+    Init {
+        /// Where to write it.
+        #[arg(long, default_value = "deployment.toml")]
+        out: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
             command: ConfigCommand::Check { file },
         } => return config_check(&file),
         Command::Migrate(args) => migrate(args),
+        Command::Init { out, force } => init(&out, force),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -176,6 +177,22 @@ fn config_check(file: &std::path::Path) -> ExitCode {
         println!("{}: OK ({warnings} warnings)", file.display());
         ExitCode::SUCCESS
     }
+}
+
+/// The all-in-one example, as `keygate init` writes it.
+const ALL_IN_ONE: &str = include_str!("../../../examples/all-in-one.toml");
+
+fn init(out: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    if out.exists() && !force {
+        anyhow::bail!("{} exists; pass --force to replace it", out.display());
+    }
+    std::fs::write(out, ALL_IN_ONE).with_context(|| format!("cannot write {}", out.display()))?;
+    println!(
+        "wrote {}; start with: keygate server --config {}",
+        out.display(),
+        out.display()
+    );
+    Ok(())
 }
 
 fn migrate(args: ConfigArgs) -> anyhow::Result<()> {

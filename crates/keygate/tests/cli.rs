@@ -45,6 +45,47 @@ fn config_check_accepts_the_seed_files_without_warnings() {
 }
 
 #[test]
+fn config_check_accepts_the_shipped_examples_without_warnings() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let (ok, text) = check(&path);
+            assert!(ok, "{} rejected:\n{text}", path.display());
+            assert!(
+                text.contains("OK (0 warnings)"),
+                "{}:\n{text}",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "only {checked} examples found");
+}
+
+#[test]
+fn init_writes_a_file_that_checks_clean_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deployment.toml");
+    let first = keygate()
+        .args(["init", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(first.status.success());
+    let (ok, text) = check(&file);
+    assert!(ok && text.contains("OK (0 warnings)"), "{text}");
+    let again = keygate()
+        .args(["init", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+}
+
+#[test]
 fn config_check_accepts_a_real_wso2_file_with_warnings_only() {
     let (ok, text) = check(&fixtures().join("wso2-style-api-manager.toml"));
     assert!(ok, "rejected:\n{text}");
@@ -151,11 +192,13 @@ fn server_with_no_config_starts_prints_once_and_stops_on_sigterm() {
     let cwd = tempfile::tempdir().unwrap();
     let mut printed = Vec::new();
     for run in 0..2 {
+        // The second run logs JSON lines.
+        let format = if run == 0 { "human" } else { "json" };
         let mut child = keygate()
-            .arg("server")
+            .args(["server", "--log-format", format])
             .current_dir(cwd.path())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let lines = lines_of(&mut child);
@@ -188,6 +231,17 @@ fn server_with_no_config_starts_prints_once_and_stops_on_sigterm() {
             std::thread::sleep(Duration::from_millis(20));
         };
         assert!(status.success(), "run {run}: exit status {status}");
+        let mut logs = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+        if run == 1 {
+            let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert!(!lines.is_empty(), "no log lines");
+            for line in lines {
+                let parsed: serde_json::Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+                assert!(parsed.get("level").is_some(), "{line}");
+            }
+        }
         printed.push(out.join("\n"));
     }
     assert!(printed[0].contains("ready in"), "{}", printed[0]);
