@@ -168,7 +168,8 @@ impl SqlApim {
         Ok(())
     }
 
-    /// Takes the default flag from the other versions at the API's context.
+    /// Takes the default flag from the other versions at the API's context, raising their
+    /// revisions.
     async fn clear_other_defaults(
         &self,
         tx: &mut Transaction<'static, Any>,
@@ -177,7 +178,7 @@ impl SqlApim {
         if api.is_default_version {
             self.db
                 .query(
-                    "UPDATE kg_api SET is_default_version = 0 \
+                    "UPDATE kg_api SET is_default_version = 0, revision = revision + 1 \
                      WHERE tenant = ? AND context = ? AND uuid <> ? AND is_default_version = 1",
                 )
                 .bind(api.tenant.domain().to_owned())

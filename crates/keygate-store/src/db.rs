@@ -4,7 +4,7 @@
 //! Values cross this layer only as `i64`, `String`, `Vec<u8>` and their `Option`s; flags
 //! are stored as 0/1 integers and lists as JSON or space-separated text.
 
-use crate::backend::{Backend, ErrorClass};
+use crate::backend::{Backend, ErrorClass, MigrationLock};
 use crate::error::{StoreError, StoreResult, redact_url};
 use keygate_model::{Secret, UnknownValue};
 use serde::Serialize;
@@ -84,6 +84,7 @@ pub(crate) struct Db {
     pool: AnyPool,
     backend: Backend,
     addr: Arc<str>,
+    migration_lock_file: Option<Arc<std::path::Path>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -105,6 +106,7 @@ impl Db {
         let backend = Backend::from_url(url)?;
         let addr: Arc<str> = redact_url(url).into();
         let driver_url = backend.prepare_url(url)?;
+        let migration_lock_file = backend.migration_lock_file(url).map(Arc::from);
         let statements = backend.after_connect_statements();
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections.max(1))
@@ -129,6 +131,7 @@ impl Db {
             pool,
             backend,
             addr,
+            migration_lock_file,
         })
     }
 
@@ -142,6 +145,14 @@ impl Db {
 
     pub(crate) fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// Waits until this caller alone may migrate the database.
+    pub(crate) async fn lock_migrations(&self) -> StoreResult<MigrationLock> {
+        self.backend
+            .lock_migrations(&self.pool, self.migration_lock_file.as_deref())
+            .await
+            .map_err(StoreError::MigrationLock)
     }
 
     /// A statement from SQL written with `?` placeholders.
@@ -193,11 +204,6 @@ impl Db {
                 },
             },
         }
-    }
-
-    /// Whether a driver error is lock contention worth one more try.
-    pub(crate) fn is_transient(&self, error: &sqlx::Error) -> bool {
-        self.backend.classify(error) == ErrorClass::Transient
     }
 }
 
@@ -339,25 +345,6 @@ pub(crate) mod limit {
 /// The SQL `LIMIT ? OFFSET ?` values of a page.
 pub(crate) fn page_args(page: Page) -> (i64, i64) {
     (i64::from(page.limit), i64::from(page.offset))
-}
-
-/// Runs `attempt` again, up to a few times, while it fails on lock contention (deadlocks,
-/// serialization failures, busy databases).
-pub(crate) async fn retry_transient<T, F, Fut>(db: &Db, mut attempt: F) -> Result<T, sqlx::Error>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
-{
-    let mut tries = 0u32;
-    loop {
-        match attempt().await {
-            Err(e) if tries < 5 && db.is_transient(&e) => {
-                tries += 1;
-                tokio::time::sleep(Duration::from_millis(5 * u64::from(tries))).await;
-            }
-            other => return other,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -50,6 +50,9 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error("migration failed: {0}")]
     Migration(#[source] sqlx::migrate::MigrateError),
+    /// Another process holds the migration lock for too long, or the lock cannot be taken.
+    #[error("cannot take the migration lock: {0}")]
+    MigrationLock(String),
     /// A value given to the store cannot be stored.
     #[error("invalid {field}: {reason}")]
     Invalid {

@@ -106,8 +106,15 @@ fn refuse_newer(found: &[i64], known: i64) -> StoreResult<()> {
     }
 }
 
-/// Applies pending migrations (up to `target` when given).
+/// Applies pending migrations (up to `target` when given), one migrator at a time.
 pub(crate) async fn apply(db: &Db, target: Option<i64>) -> StoreResult<MigrationReport> {
+    let lock = db.lock_migrations().await?;
+    let report = apply_locked(db, target).await;
+    lock.release().await;
+    report
+}
+
+async fn apply_locked(db: &Db, target: Option<i64>) -> StoreResult<MigrationReport> {
     let backend = db.backend();
     let known = known_version(backend);
     let before = applied_versions(db).await?;

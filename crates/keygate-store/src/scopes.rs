@@ -37,12 +37,9 @@ impl SqlApim {
     async fn scope_from_row(&self, row: &AnyRow) -> StoreResult<Scope> {
         let tenant = row.text("tenant")?;
         let name = row.text("name")?;
-        let roles = self
+        let mut roles = self
             .db
-            .query(
-                "SELECT role_name FROM kg_scope_role WHERE tenant = ? AND scope_name = ? \
-                 ORDER BY role_name",
-            )
+            .query("SELECT role_name FROM kg_scope_role WHERE tenant = ? AND scope_name = ?")
             .bind(tenant.clone())
             .bind(name.clone())
             .fetch_all(self.db.pool())
@@ -51,6 +48,8 @@ impl SqlApim {
             .iter()
             .map(|r| r.text("role_name"))
             .collect::<StoreResult<Vec<_>>>()?;
+        // Sorted here, not in SQL, so that every backend and collation gives one order.
+        roles.sort();
         Ok(Scope {
             tenant: Tenant::new(tenant),
             name,

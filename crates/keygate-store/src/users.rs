@@ -159,9 +159,9 @@ impl SqlUserStore {
     /// The full user from its `kg_user` row: roles and claims are read alongside.
     async fn complete(&self, row: &AnyRow) -> StoreResult<User> {
         let id = row.text("id")?;
-        let roles = self
+        let mut roles = self
             .db
-            .query("SELECT role_name FROM kg_user_role WHERE user_id = ? ORDER BY role_name")
+            .query("SELECT role_name FROM kg_user_role WHERE user_id = ?")
             .bind(id.clone())
             .fetch_all(self.db.pool())
             .await
@@ -169,6 +169,8 @@ impl SqlUserStore {
             .iter()
             .map(|r| r.text("role_name"))
             .collect::<StoreResult<Vec<_>>>()?;
+        // Sorted here, not in SQL, so that every backend and collation gives one order.
+        roles.sort();
         let claims = self
             .db
             .query("SELECT claim_uri, claim_value FROM kg_user_claim WHERE user_id = ?")

@@ -10,7 +10,10 @@ mod sqlite;
 
 use crate::error::{StoreError, StoreResult, redact_url};
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Row};
 use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 
 /// A database engine keygate can store into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +138,80 @@ impl Backend {
         };
         migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
         migrator
+    }
+}
+
+/// Held while migrations run, so that keygate processes starting together against one
+/// database migrate it one after the other.
+#[derive(Debug)]
+pub(crate) enum MigrationLock {
+    /// The driver's own migration lock suffices (PostgreSQL advisory lock), or there is
+    /// nothing to share (in-memory SQLite).
+    Driver,
+    /// An exclusive lock on a file beside the SQLite database.
+    File(std::fs::File),
+    /// A named lock held by this pooled MySQL session.
+    Session(PoolConnection<Any>),
+}
+
+impl Backend {
+    /// The file whose lock guards migrations, for file-based backends.
+    pub(crate) fn migration_lock_file(self, url: &str) -> Option<PathBuf> {
+        match self {
+            Self::Sqlite => sqlite::migration_lock_file(url),
+            Self::Postgres | Self::MySql => None,
+        }
+    }
+
+    /// Waits for the migration lock of the database behind `pool`.
+    pub(crate) async fn lock_migrations(
+        self,
+        pool: &AnyPool,
+        lock_file: Option<&Path>,
+    ) -> Result<MigrationLock, String> {
+        match (self, lock_file) {
+            (Self::Sqlite, Some(path)) => {
+                let path = path.to_owned();
+                tokio::task::spawn_blocking(move || sqlite::lock_file(&path))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map(MigrationLock::File)
+                    .map_err(|e| format!("cannot lock the migration lock file: {e}"))
+            }
+            (Self::MySql, _) => {
+                let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+                let taken: Option<i64> = sqlx::query(mysql::LOCK_MIGRATIONS)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .and_then(|row| row.try_get(0))
+                    .map_err(|e| e.to_string())?;
+                match taken {
+                    Some(1) => Ok(MigrationLock::Session(conn)),
+                    _ => Err("timed out waiting for another keygate to finish migrating".into()),
+                }
+            }
+            _ => Ok(MigrationLock::Driver),
+        }
+    }
+}
+
+impl MigrationLock {
+    /// Lets the next migrator in.
+    pub(crate) async fn release(self) {
+        match self {
+            Self::Session(mut conn) => {
+                if let Err(e) = sqlx::query(mysql::UNLOCK_MIGRATIONS)
+                    .execute(&mut *conn)
+                    .await
+                {
+                    tracing::warn!(error = %e, "releasing the migration lock failed; closing the session");
+                    // Closing the session releases its named locks.
+                    drop(conn.detach());
+                }
+            }
+            Self::File(file) => drop(file),
+            Self::Driver => {}
+        }
     }
 }
 

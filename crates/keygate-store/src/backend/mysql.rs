@@ -14,6 +14,17 @@ pub(super) const AFTER_CONNECT: &[&str] = &[
 pub(super) const TABLE_EXISTS: &str = "SELECT COUNT(*) FROM information_schema.tables \
      WHERE table_schema = DATABASE() AND table_name = ?";
 
+/// Takes the server-wide named lock that serializes keygate migrations of the current
+/// database, waiting up to ten minutes; 1 when taken. (The driver's own migration lock
+/// asks MariaDB for an infinite wait with `-1`, which MariaDB answers with NULL at once,
+/// so it does not lock there.)
+pub(super) const LOCK_MIGRATIONS: &str =
+    "SELECT GET_LOCK(CONCAT('keygate.migrate.', MD5(DATABASE())), 600)";
+
+/// Releases [`LOCK_MIGRATIONS`].
+pub(super) const UNLOCK_MIGRATIONS: &str =
+    "SELECT RELEASE_LOCK(CONCAT('keygate.migrate.', MD5(DATABASE())))";
+
 /// The driver speaks `mysql://` to MariaDB as well.
 pub(super) fn prepare_url(url: &str) -> String {
     match url.get(..10) {

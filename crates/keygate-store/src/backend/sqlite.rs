@@ -6,6 +6,8 @@
 use super::ErrorClass;
 use crate::error::{StoreError, StoreResult, redact_url};
 use sqlx::error::DatabaseError;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 
 /// Connection settings: write-ahead log, enforced foreign keys, and up to 30 s of waiting
 /// for the write lock before `SQLITE_BUSY`.
@@ -23,8 +25,8 @@ pub(super) const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 pub(super) const TABLE_EXISTS: &str =
     "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?";
 
-/// Adds `mode=rwc` when no mode is given and creates the directory of the database file.
-pub(super) fn prepare_url(url: &str) -> StoreResult<String> {
+/// The file path and query of a SQLite URL; no path for an in-memory database.
+fn split_url(url: &str) -> (Option<&str>, Option<&str>) {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -33,24 +35,49 @@ pub(super) fn prepare_url(url: &str) -> StoreResult<String> {
         Some((path, query)) => (path, Some(query)),
         None => (rest, None),
     };
-    let in_memory =
-        path.is_empty() || path == ":memory:" || query.is_some_and(|q| q.contains("mode=memory"));
-    if !in_memory {
-        if let Some(dir) = std::path::Path::new(path).parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Invalid {
-                    field: "database url",
-                    reason: format!("cannot create directory for {}: {e}", redact_url(url)),
-                })?;
-            }
-        }
+    let in_memory = path.is_empty()
+        || path == ":memory:"
+        || query.is_some_and(|q| q.split('&').any(|p| p == "mode=memory"));
+    ((!in_memory).then_some(path), query)
+}
+
+/// Adds `mode=rwc` when no mode is given and creates the directory of the database file.
+pub(super) fn prepare_url(url: &str) -> StoreResult<String> {
+    let (path, query) = split_url(url);
+    if let Some(dir) = path.and_then(|p| Path::new(p).parent())
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Invalid {
+            field: "database url",
+            reason: format!("cannot create directory for {}: {e}", redact_url(url)),
+        })?;
     }
     Ok(match query {
         Some(q) if q.split('&').any(|p| p.starts_with("mode=")) => url.to_owned(),
         Some(_) => format!("{url}&mode=rwc"),
-        None if in_memory => url.to_owned(),
+        None if path.is_none() => url.to_owned(),
         None => format!("{url}?mode=rwc"),
     })
+}
+
+/// The file whose exclusive lock serializes migrations of the database at `url`, across
+/// processes: SQLite itself offers no lock that outlives the migrations' own transactions.
+pub(super) fn migration_lock_file(url: &str) -> Option<PathBuf> {
+    split_url(url)
+        .0
+        .map(|path| PathBuf::from(format!("{path}.migrate-lock")))
+}
+
+/// Blocks until this process holds the exclusive lock on `path`; released when the file
+/// is dropped.
+pub(super) fn lock_file(path: &Path) -> std::io::Result<File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    file.lock()?;
+    Ok(file)
 }
 
 /// SQLite's extended result codes: 2067 `SQLITE_CONSTRAINT_UNIQUE`, 1555
@@ -84,5 +111,21 @@ mod tests {
         let ro = format!("{url}?mode=ro");
         assert_eq!(prepare_url(&ro).unwrap(), ro);
         assert_eq!(prepare_url("sqlite::memory:").unwrap(), "sqlite::memory:");
+        assert_eq!(
+            migration_lock_file(&url),
+            Some(PathBuf::from(format!("{}.migrate-lock", file.display())))
+        );
+        assert_eq!(migration_lock_file("sqlite::memory:"), None);
+    }
+
+    #[test]
+    fn lock_file_is_exclusive() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.migrate-lock");
+        let held = lock_file(&path).unwrap();
+        let other = File::options().write(true).open(&path).unwrap();
+        assert!(other.try_lock().is_err(), "second holder refused");
+        drop(held);
+        assert!(other.try_lock().is_ok(), "free once dropped");
     }
 }

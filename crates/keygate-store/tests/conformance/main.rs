@@ -1,0 +1,41 @@
+//! The conformance suite: every repository method, run against SQLite, PostgreSQL and
+//! MariaDB with the same test bodies, including concurrent writers and schema migrations.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+mod samples;
+
+mod catalog;
+mod concurrency;
+mod migrations;
+mod oauth;
+mod throttling;
+mod users;
+
+conformance!(stores:
+    users::users_roles_and_claims,
+    users::authentication_and_super_admin,
+    catalog::apis_and_resources,
+    catalog::applications,
+    catalog::subscriptions_and_key_mappings,
+    oauth::oauth_clients,
+    oauth::access_tokens,
+    oauth::authorization_codes,
+    oauth::scopes,
+    throttling::subscription_and_application_policies,
+    throttling::api_and_global_policies,
+    throttling::block_conditions_and_revoked_tokens,
+    concurrency::concurrent_token_inserts,
+    concurrency::concurrent_same_application_name,
+    concurrency::concurrent_code_consumption,
+    concurrency::concurrent_refresh_rotation,
+);
+
+conformance!(database:
+    migrations::migrating_twice_is_a_no_op,
+    migrations::upgrade_from_v1_keeps_every_row,
+    migrations::newer_schema_is_refused_untouched,
+    migrations::verify_only_refuses_an_outdated_schema,
+    migrations::apim_and_shared_in_one_database,
+);
