@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use keygate_model::{Api, ApiStatus, Tenant, UrlTemplate};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
+use std::collections::HashMap;
 
 /// APIs of the Publisher, as gateways and the key manager look them up.
 #[async_trait]
@@ -80,58 +81,87 @@ fn validate(api: &Api) -> StoreResult<()> {
     Ok(())
 }
 
+/// How many APIs' resources one query fetches; far below every backend's parameter limit.
+const RESOURCE_BATCH: usize = 500;
+
+/// An API from its `kg_api` row, resources still empty.
+fn api_from_row(row: &AnyRow) -> StoreResult<Api> {
+    Ok(Api {
+        uuid: row.text("uuid")?,
+        tenant: Tenant::new(row.text("tenant")?),
+        provider: row.text("provider")?,
+        name: row.text("name")?,
+        version: row.text("version")?,
+        context: row.text("context")?,
+        is_default_version: row.flag("is_default_version")?,
+        description: row.opt_text("description")?,
+        production_endpoint: row.opt_text("production_endpoint")?,
+        sandbox_endpoint: row.opt_text("sandbox_endpoint")?,
+        status: row.parsed("status")?,
+        api_tier: row.opt_text("api_tier")?,
+        subscription_tiers: row.json("subscription_tiers")?,
+        url_templates: Vec::new(),
+        revision: row.int("revision")?,
+        deployed_revision: row.opt_int("deployed_revision")?,
+        created_at_ms: row.int("created_at_ms")?,
+        updated_at_ms: row.int("updated_at_ms")?,
+    })
+}
+
 impl SqlApim {
-    async fn api_from_row(&self, row: &AnyRow) -> StoreResult<Api> {
-        let uuid = row.text("uuid")?;
-        let url_templates = self
-            .db
-            .query(
-                "SELECT url_pattern, http_verb, auth_scheme, throttling_tier, scopes \
-                 FROM kg_api_resource WHERE api_uuid = ? ORDER BY ordinal",
-            )
-            .bind(uuid.clone())
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(|e| self.db.fail(e, "api resources"))?
-            .iter()
-            .map(|r| {
-                Ok(UrlTemplate {
-                    url_pattern: r.text("url_pattern")?,
-                    http_verb: r.text("http_verb")?,
-                    auth_scheme: r.parsed("auth_scheme")?,
-                    throttling_tier: r.text("throttling_tier")?,
-                    scopes: r.words("scopes")?,
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Api {
-            uuid,
-            tenant: Tenant::new(row.text("tenant")?),
-            provider: row.text("provider")?,
-            name: row.text("name")?,
-            version: row.text("version")?,
-            context: row.text("context")?,
-            is_default_version: row.flag("is_default_version")?,
-            description: row.opt_text("description")?,
-            production_endpoint: row.opt_text("production_endpoint")?,
-            sandbox_endpoint: row.opt_text("sandbox_endpoint")?,
-            status: row.parsed("status")?,
-            api_tier: row.opt_text("api_tier")?,
-            subscription_tiers: row.json("subscription_tiers")?,
-            url_templates,
-            revision: row.int("revision")?,
-            deployed_revision: row.opt_int("deployed_revision")?,
-            created_at_ms: row.int("created_at_ms")?,
-            updated_at_ms: row.int("updated_at_ms")?,
-        })
+    /// The resources of the given APIs, in order, fetched a few hundred APIs per query.
+    async fn resources_of(
+        &self,
+        uuids: &[String],
+    ) -> StoreResult<HashMap<String, Vec<UrlTemplate>>> {
+        let mut resources: HashMap<String, Vec<UrlTemplate>> = HashMap::new();
+        for chunk in uuids.chunks(RESOURCE_BATCH) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let mut query = self.db.query(&format!(
+                "SELECT api_uuid, url_pattern, http_verb, auth_scheme, throttling_tier, scopes \
+                 FROM kg_api_resource WHERE api_uuid IN ({marks}) ORDER BY api_uuid, ordinal"
+            ));
+            for uuid in chunk {
+                query = query.bind(uuid.clone());
+            }
+            let rows = query
+                .fetch_all(self.db.pool())
+                .await
+                .map_err(|e| self.db.fail(e, "api resources"))?;
+            for r in &rows {
+                resources
+                    .entry(r.text("api_uuid")?)
+                    .or_default()
+                    .push(UrlTemplate {
+                        url_pattern: r.text("url_pattern")?,
+                        http_verb: r.text("http_verb")?,
+                        auth_scheme: r.parsed("auth_scheme")?,
+                        throttling_tier: r.text("throttling_tier")?,
+                        scopes: r.words("scopes")?,
+                    });
+            }
+        }
+        Ok(resources)
     }
 
     async fn apis_from_rows(&self, rows: &[AnyRow]) -> StoreResult<Vec<Api>> {
-        let mut apis = Vec::with_capacity(rows.len());
-        for row in rows {
-            apis.push(self.api_from_row(row).await?);
+        let mut apis = rows
+            .iter()
+            .map(api_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let uuids: Vec<String> = apis.iter().map(|a| a.uuid.clone()).collect();
+        let mut resources = self.resources_of(&uuids).await?;
+        for api in &mut apis {
+            api.url_templates = resources.remove(&api.uuid).unwrap_or_default();
         }
         Ok(apis)
+    }
+
+    async fn one_api(&self, row: Option<AnyRow>) -> StoreResult<Option<Api>> {
+        match row {
+            Some(row) => Ok(self.apis_from_rows(&[row]).await?.pop()),
+            None => Ok(None),
+        }
     }
 
     async fn write_resources(
@@ -256,10 +286,7 @@ impl ApiRepository for SqlApim {
             .fetch_optional(self.db.pool())
             .await
             .map_err(|e| self.db.fail(e, "api"))?;
-        match row {
-            Some(row) => self.api_from_row(&row).await.map(Some),
-            None => Ok(None),
-        }
+        self.one_api(row).await
     }
 
     async fn api_by_context(
@@ -279,10 +306,7 @@ impl ApiRepository for SqlApim {
             .fetch_optional(self.db.pool())
             .await
             .map_err(|e| self.db.fail(e, "api"))?;
-        match row {
-            Some(row) => self.api_from_row(&row).await.map(Some),
-            None => Ok(None),
-        }
+        self.one_api(row).await
     }
 
     async fn default_api_version(
@@ -301,10 +325,7 @@ impl ApiRepository for SqlApim {
             .fetch_optional(self.db.pool())
             .await
             .map_err(|e| self.db.fail(e, "api"))?;
-        match row {
-            Some(row) => self.api_from_row(&row).await.map(Some),
-            None => Ok(None),
-        }
+        self.one_api(row).await
     }
 
     async fn list_apis(&self, tenant: &Tenant, page: Page) -> StoreResult<Vec<Api>> {

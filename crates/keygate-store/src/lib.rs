@@ -41,7 +41,7 @@ pub use policies::{
 pub use scopes::ScopeRepository;
 pub use stores::{SchemaVersions, Stores};
 pub use tokens::{AccessTokenRepository, AuthorizationCodeRepository, CodeConsumption};
-pub use users::{NewUser, SqlUserStore, UserStore};
+pub use users::{NewUser, UserStore};
 
 /// Every `apim_db` repository over one pool.
 #[derive(Debug)]

@@ -11,6 +11,7 @@ mod concurrency;
 mod migrations;
 mod oauth;
 mod throttling;
+mod unavailable;
 mod users;
 
 conformance!(stores:
