@@ -8,7 +8,8 @@ use sqlx::mysql::MySqlDatabaseError;
 /// Strict mode, so that over-long or invalid values are errors instead of silent
 /// truncation, the same as on the other backends.
 pub(super) const AFTER_CONNECT: &[&str] = &[
-    "SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION')",
+    "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@sql_mode, ''), \
+     'STRICT_TRANS_TABLES', 'NO_ZERO_DATE', 'NO_ENGINE_SUBSTITUTION')",
 ];
 
 pub(super) const TABLE_EXISTS: &str = "SELECT COUNT(*) FROM information_schema.tables \
