@@ -144,16 +144,19 @@ impl Limit {
         }
     }
 
+    /// Window length as a divisor: at least 1 ms, even for a limit read off the wire.
+    fn window_len(&self) -> i64 {
+        i64::try_from(self.window_ms).unwrap_or(i64::MAX).max(1)
+    }
+
     /// Start (inclusive) of the window `now_ms` falls in.
     pub fn window_start(&self, now_ms: i64) -> i64 {
-        let len = i64::try_from(self.window_ms).unwrap_or(i64::MAX);
-        now_ms - now_ms.rem_euclid(len)
+        now_ms.saturating_sub(now_ms.rem_euclid(self.window_len()))
     }
 
     /// End (exclusive) of the window `now_ms` falls in.
     pub fn window_end(&self, now_ms: i64) -> i64 {
-        let len = i64::try_from(self.window_ms).unwrap_or(i64::MAX);
-        self.window_start(now_ms).saturating_add(len)
+        self.window_start(now_ms).saturating_add(self.window_len())
     }
 }
 

@@ -210,4 +210,21 @@ proptest! {
         prop_assert_eq!(throttles, releases);
         prop_assert!(first.is_empty());
     }
+
+    #[test]
+    fn any_event_off_the_wire_is_counted_without_panicking(
+        time_ms: i64,
+        message_size: u64,
+        max: u64,
+        window_ms: u64,
+        bytes: bool,
+    ) {
+        let measure = if bytes { crate::window::Measure::Bytes } else { crate::window::Measure::Requests };
+        let limit = Limit { max, window_ms, measure };
+        let counter = GlobalCounter::new();
+        let events = [event(time_ms, message_size, &[("k", limit)]), event(time_ms.saturating_add(1), message_size, &[("k", limit)])];
+        let mut decisions = feed(&counter, &events);
+        counter.release_ended(i64::MAX, &mut decisions);
+        prop_assert!(decisions.len() <= 4);
+    }
 }

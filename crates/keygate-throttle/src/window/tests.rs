@@ -68,6 +68,26 @@ fn windows_are_aligned_to_the_epoch() {
 }
 
 #[test]
+fn a_zero_window_from_the_wire_counts_as_one_millisecond() {
+    let limit: Limit =
+        serde_json::from_str(r#"{"max":1,"window_ms":0,"measure":"requests"}"#).unwrap();
+    assert_eq!(limit.window_start(T0 + 7), T0 + 7);
+    assert_eq!(limit.window_end(T0 + 7), T0 + 8);
+    assert_eq!(Limit::requests(1, 0).window_ms, 1);
+    assert_eq!(Limit::bytes(1, 0).window_ms, 1);
+}
+
+#[test]
+fn extreme_times_do_not_overflow() {
+    let limit = Limit::requests(1, 3);
+    assert_eq!(limit.window_start(i64::MIN), i64::MIN);
+    assert_eq!(limit.window_end(i64::MAX), i64::MAX);
+    let counters = WindowCounters::new();
+    assert!(admitted(&counters.try_acquire("k", &limit, 1, i64::MIN)));
+    assert!(admitted(&counters.try_acquire("k", &limit, 1, i64::MAX)));
+}
+
+#[test]
 fn a_window_admits_its_limit_then_refuses_until_it_rolls_over() {
     let counters = WindowCounters::new();
     let limit = Limit::requests(3, 60_000);
