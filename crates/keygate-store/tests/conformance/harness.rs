@@ -97,6 +97,12 @@ impl TestDb {
                     conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                         .await
                         .expect("create test database");
+                    // A throwaway database need not wait for the disk at every commit.
+                    conn.execute(sqlx::AssertSqlSafe(format!(
+                        "ALTER DATABASE {name} SET synchronous_commit = off"
+                    )))
+                    .await
+                    .expect("tune test database");
                     conn.close().await.ok();
                     true
                 }
