@@ -186,3 +186,44 @@ async fn shutdown_drains_and_releases_ports() {
     node.stop().await;
     std::net::TcpListener::bind(addr).expect("port released after shutdown");
 }
+
+#[tokio::test]
+async fn a_database_from_a_newer_keygate_is_refused_unchanged() {
+    use sqlx::Connection;
+    let mut first = TestNode::start().await.unwrap();
+    let dir = first.keep_data_dir().unwrap();
+    first.stop().await;
+    let db = dir.path().join("apim.db");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO kg_schema_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from the future', 1, x'00', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let schema = "SELECT group_concat(sql, ';') FROM sqlite_master";
+    let before: String = sqlx::query_scalar(schema)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    let mut config = Config::embedded_default();
+    config.set_data_dir(dir.path().to_path_buf());
+    let message = match TestNode::start_with(config).await {
+        Ok(_) => panic!("started on a database from a newer keygate"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(message.contains("9999"), "{message}");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let after: String = sqlx::query_scalar(schema)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(after, before, "schema changed");
+}
