@@ -270,7 +270,11 @@ struct Pass<'t> {
     throttle: &'t GatewayThrottle,
     now_ms: i64,
     message_size: u64,
-    counted: Vec<(Level, CountedKey)>,
+    /// Keys counted so far, in level order: the built-in levels first, then custom rules.
+    counted: Vec<CountedKey>,
+    /// The levels of the first `builtin` entries of `counted`; the rest are custom rules.
+    levels: [Level; 3],
+    builtin: usize,
     spike: Option<(Arc<str>, i64)>,
     over_quota: bool,
 }
@@ -311,21 +315,28 @@ impl Pass<'_> {
             self.over_quota |= counted.over_quota;
             counted
         };
-        self.counted.push((
-            level,
-            CountedKey {
-                key: counted.key,
-                limit: *limit,
-            },
-        ));
+        if level != Level::Custom
+            && let Some(slot) = self.levels.get_mut(self.builtin)
+        {
+            *slot = level;
+            self.builtin += 1;
+        }
+        self.counted.push(CountedKey {
+            key: counted.key,
+            limit: *limit,
+        });
         Ok(())
     }
 
     /// Gives back everything counted and answers the refusal.
     fn refuse(self, refusal: Refusal) -> Verdict {
-        for (level, counted) in &self.counted {
+        for (index, counted) in self.counted.iter().enumerate() {
+            let level = match self.levels.get(index) {
+                Some(level) if index < self.builtin => *level,
+                _ => Level::Custom,
+            };
             let limit = &counted.limit;
-            self.throttle.table(*level).release(
+            self.throttle.table(level).release(
                 &counted.key,
                 limit.window_start(self.now_ms),
                 limit.cost(self.message_size),
@@ -343,7 +354,7 @@ impl Pass<'_> {
 
     fn admit(self) -> Verdict {
         Verdict::Admitted {
-            request_event_keys: self.counted.into_iter().map(|(_, key)| key).collect(),
+            request_event_keys: self.counted,
             over_quota: self.over_quota,
         }
     }
@@ -401,6 +412,8 @@ impl GatewayThrottle {
             now_ms,
             message_size: request.message_size,
             counted: Vec::with_capacity(3 + policies.custom_rules().len()),
+            levels: [Level::Custom; 3],
+            builtin: 0,
             spike: None,
             over_quota: false,
         };
