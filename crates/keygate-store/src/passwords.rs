@@ -6,6 +6,18 @@
 use crate::error::{StoreError, StoreResult};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use keygate_model::Secret;
+use tokio::sync::OnceCell;
+
+static TIMING_HASH: OnceCell<String> = OnceCell::const_new();
+
+/// A hash of a random password, made once per process: verifying against it makes a login
+/// for an unknown user cost what a wrong password costs.
+pub(crate) async fn timing_hash() -> StoreResult<&'static str> {
+    TIMING_HASH
+        .get_or_try_init(|| async { hash(&Secret::new(uuid::Uuid::new_v4().to_string())).await })
+        .await
+        .map(String::as_str)
+}
 
 /// The PHC string of `password` under a fresh random salt.
 pub(crate) async fn hash(password: &Secret) -> StoreResult<String> {
@@ -50,5 +62,9 @@ mod tests {
         assert!(verify(&password, &second).await.unwrap());
         assert!(!verify(&Secret::new("wrong"), &first).await.unwrap());
         assert!(!verify(&password, "not a phc string").await.unwrap());
+        let timing = timing_hash().await.unwrap();
+        assert!(timing.starts_with("$argon2id$"));
+        assert_eq!(timing_hash().await.unwrap(), timing, "made once");
+        assert!(!verify(&password, timing).await.unwrap());
     }
 }

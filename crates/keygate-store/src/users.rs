@@ -114,19 +114,18 @@ pub trait UserStore: Send + Sync + std::fmt::Debug {
 pub struct SqlUserStore {
     db: Db,
     tenant: Tenant,
-    timing_hash: String,
 }
 
 const USER_COLUMNS: &str = "id, tenant, username, created_at_ms, updated_at_ms";
 
 impl SqlUserStore {
     pub(crate) async fn new(db: Db, tenant: Tenant) -> StoreResult<Self> {
-        let timing_hash = passwords::hash(&Secret::new(uuid::Uuid::new_v4().to_string())).await?;
-        Ok(Self {
-            db,
-            tenant,
-            timing_hash,
-        })
+        // Warm the unknown-user timing hash in the background: start-up does not wait for
+        // an Argon2 computation, and the first login for an unknown user finds it ready.
+        tokio::spawn(async {
+            let _ = passwords::timing_hash().await;
+        });
+        Ok(Self { db, tenant })
     }
 
     fn t(&self) -> &str {
@@ -234,7 +233,7 @@ impl UserStore for SqlUserStore {
 
     async fn authenticate(&self, username: &str, password: &Secret) -> StoreResult<Option<User>> {
         let Some(row) = self.user_row_by_name(username).await? else {
-            passwords::verify(password, &self.timing_hash).await?;
+            passwords::verify(password, passwords::timing_hash().await?).await?;
             return Ok(None);
         };
         let stored = row.text("password_hash")?;
