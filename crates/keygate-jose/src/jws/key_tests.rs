@@ -345,3 +345,12 @@ fn embedded_keys_in_the_header_are_never_trusted() {
         Err(JwsError::BadSignature)
     );
 }
+
+#[test]
+fn keys_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<SigningKey>();
+    shared::<VerifyingKey>();
+    shared::<VerifyingKeySet>();
+    shared::<crate::persist::TokenCipher>();
+}

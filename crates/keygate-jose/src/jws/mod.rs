@@ -31,6 +31,7 @@
 //! not. AWS-LC draws PSS salts and ECDSA nonces from its own generator (aws-lc-rs ignores
 //! the `SecureRandom` argument), so signing takes no randomness argument.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
@@ -191,8 +192,10 @@ impl JwsHeader {
 
 /// The header as it arrives: `alg` still a string, `crit` caught even as `null`.
 #[derive(Deserialize)]
-struct ProtectedHeader {
-    alg: String,
+struct ProtectedHeader<'a> {
+    /// Borrowed from the decoded header unless it holds escapes.
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
     #[serde(default)]
     typ: Option<String>,
     #[serde(default)]
@@ -225,7 +228,7 @@ fn parse_header(json: &[u8]) -> Result<JwsHeader, JwsError> {
     }
     let alg = match JwsAlgorithm::from_name(&raw.alg) {
         Some(alg) => alg,
-        None if raw.alg == "none" => return Err(JwsError::Unsecured),
+        None if raw.alg.as_ref() == "none" => return Err(JwsError::Unsecured),
         None => return Err(JwsError::UnsupportedAlgorithm),
     };
     Ok(JwsHeader {

@@ -630,3 +630,19 @@ proptest! {
         prop_assert_eq!(verified.payload_bytes, payload);
     }
 }
+
+#[test]
+fn escaped_header_members_are_read_like_plain_ones() {
+    let key = es256_key().with_kid("k/1");
+    let header = br#"{"alg":"E\u0053256","kid":"k\/1"}"#;
+    let token = key.sign_compact(header, b"{}").unwrap();
+    let verified =
+        verify_compact(&token, &key.verifying_key().unwrap(), &JwsAlgorithm::ALL).unwrap();
+    assert_eq!(verified.header.alg, JwsAlgorithm::Es256);
+    assert_eq!(verified.header.kid.as_deref(), Some("k/1"));
+    let none = format!("{}.e30.", b64(br#"{"alg":"\u006eone"}"#));
+    assert_eq!(
+        verify_compact(&none, &key.verifying_key().unwrap(), &JwsAlgorithm::ALL),
+        Err(JwsError::Unsecured)
+    );
+}
