@@ -519,7 +519,7 @@ fn rsa_modulus_len(public_key: &[u8]) -> Result<usize, JwsError> {
 }
 
 /// Finds the keys that may have signed a token, from its verified-to-be-well-formed
-/// header. [`verify_compact`] still checks each candidate with
+/// header. [`verify_compact`](super::verify_compact) still checks each candidate with
 /// [`VerifyingKey::matches`], so a resolver may return more keys than match.
 pub trait KeyResolver {
     /// The keys to try for a token with `header`.
