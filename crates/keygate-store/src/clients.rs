@@ -239,7 +239,10 @@ impl OAuthClientRepository for SqlApim {
     ) -> StoreResult<bool> {
         let done = self
             .db
-            .query("UPDATE kg_oauth_client SET secret_digest = ?, updated_at_ms = ? WHERE client_id = ?")
+            .query(
+                "UPDATE kg_oauth_client SET secret_digest = ?, updated_at_ms = ? \
+                 WHERE client_id = ?",
+            )
             .bind(secret_digest.map(<[u8]>::to_vec))
             .bind(now_ms)
             .bind(client_id.to_owned())

@@ -29,7 +29,8 @@ pub enum StoreError {
     },
     /// The database was migrated by a newer keygate; this one leaves it untouched.
     #[error(
-        "database schema version {found} is newer than the {known} this keygate knows; upgrade keygate"
+        "database schema version {found} \
+         is newer than the {known} this keygate knows; upgrade keygate"
     )]
     SchemaTooNew {
         /// Version found in the database.
@@ -39,7 +40,8 @@ pub enum StoreError {
     },
     /// The database lacks migrations and the store was opened without applying them.
     #[error(
-        "database schema version {found} is older than the {known} this keygate needs; run `keygate migrate`"
+        "database schema version {found} \
+         is older than the {known} this keygate needs; run `keygate migrate`"
     )]
     SchemaOutdated {
         /// Version found in the database (0 for an empty database).

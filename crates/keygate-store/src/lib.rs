@@ -1,6 +1,7 @@
 //! Persistence for keygate: repository traits for everything in `apim_db` (APIs,
 //! applications, subscriptions, key mappings, OAuth clients, tokens, codes, scopes,
-//! throttling policies, deny conditions, revoked tokens) and the [`UserStore`] of
+//! throttling policies, deny conditions, revoked tokens, the key manager's signing keys
+//! and server secrets) and the [`UserStore`] of
 //! `shared_db`, implemented once in SQL over SQLite, PostgreSQL and MySQL/MariaDB, with
 //! embedded migrations per backend.
 //!
@@ -18,6 +19,7 @@ mod blocking;
 mod clients;
 mod db;
 mod error;
+mod keys;
 mod migrate;
 mod passwords;
 mod policies;
@@ -33,6 +35,7 @@ pub use blocking::{BlockConditionRepository, RevokedTokenRepository};
 pub use clients::OAuthClientRepository;
 pub use db::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Page, StoreOptions};
 pub use error::{StoreError, StoreResult, redact_url};
+pub use keys::{KeyRepository, StoredSigningKey};
 pub use migrate::{MigrateMode, MigrationReport, latest_schema_version, migrate, migrate_to};
 pub use policies::{
     ApiPolicyRepository, ApplicationPolicyRepository, GlobalPolicyRepository,

@@ -522,7 +522,8 @@ impl GlobalPolicyRepository for SqlApim {
         let query = self
             .db
             .query(&format!(
-                "INSERT INTO kg_global_policy ({GLOBAL_POLICY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO kg_global_policy ({GLOBAL_POLICY_COLUMNS}) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)"
             ))
             .bind(p.uuid.clone())
             .bind(p.tenant.domain().to_owned())

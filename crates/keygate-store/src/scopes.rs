@@ -102,7 +102,10 @@ impl ScopeRepository for SqlApim {
         }
         let mut tx = self.db.begin().await?;
         self.db
-            .query("INSERT INTO kg_scope (tenant, name, display_name, description) VALUES (?, ?, ?, ?)")
+            .query(
+                "INSERT INTO kg_scope (tenant, name, display_name, description) \
+                 VALUES (?, ?, ?, ?)",
+            )
             .bind(scope.tenant.domain().to_owned())
             .bind(scope.name.clone())
             .bind(scope.display_name.clone())
@@ -184,7 +187,10 @@ impl ScopeRepository for SqlApim {
         let mut tx = self.db.begin().await?;
         let done = self
             .db
-            .query("UPDATE kg_scope SET display_name = ?, description = ? WHERE tenant = ? AND name = ?")
+            .query(
+                "UPDATE kg_scope SET display_name = ?, description = ? \
+                 WHERE tenant = ? AND name = ?",
+            )
             .bind(scope.display_name.clone())
             .bind(scope.description.clone())
             .bind(scope.tenant.domain().to_owned())

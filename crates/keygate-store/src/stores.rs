@@ -9,6 +9,7 @@ use crate::blocking::{BlockConditionRepository, RevokedTokenRepository};
 use crate::clients::OAuthClientRepository;
 use crate::db::{Db, StoreOptions};
 use crate::error::StoreResult;
+use crate::keys::KeyRepository;
 use crate::migrate::{self, MigrateMode};
 use crate::policies::{
     ApiPolicyRepository, ApplicationPolicyRepository, GlobalPolicyRepository,
@@ -184,6 +185,11 @@ impl Stores {
 
     /// Revoked tokens.
     pub fn revoked_tokens(&self) -> &dyn RevokedTokenRepository {
+        &self.apim
+    }
+
+    /// The key manager's signing keys, server secrets and used assertion ids.
+    pub fn keys(&self) -> &dyn KeyRepository {
         &self.apim
     }
 

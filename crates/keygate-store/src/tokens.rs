@@ -16,8 +16,8 @@ use sqlx::any::AnyRow;
 /// Access tokens with their refresh tokens.
 #[async_trait]
 pub trait AccessTokenRepository: Send + Sync {
-    /// Stores a new token. [`StoreError::Conflict`] when its id, digest or refresh digest
-    /// exists; [`StoreError::Invalid`] when its client does not.
+    /// Stores a new token. [`crate::StoreError::Conflict`] when its id, digest or refresh digest
+    /// exists; [`crate::StoreError::Invalid`] when its client does not.
     async fn insert_token(&self, token: &AccessToken) -> StoreResult<()>;
 
     /// The token by record id (`jti`).
@@ -103,7 +103,7 @@ pub enum CodeConsumption {
 /// Authorization codes.
 #[async_trait]
 pub trait AuthorizationCodeRepository: Send + Sync {
-    /// Stores a new code. [`StoreError::Conflict`] when its id or digest exists.
+    /// Stores a new code. [`crate::StoreError::Conflict`] when its id or digest exists.
     async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
 
     /// The code by digest, without consuming it.

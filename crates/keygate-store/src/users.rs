@@ -134,7 +134,11 @@ impl SqlUserStore {
 
     async fn user_row_by_name(&self, username: &str) -> StoreResult<Option<AnyRow>> {
         self.db
-            .query("SELECT id, tenant, username, password_hash, created_at_ms, updated_at_ms FROM kg_user WHERE tenant = ? AND username = ?")
+            .query(
+                "SELECT id, tenant, username, password_hash, created_at_ms, updated_at_ms \
+                 FROM kg_user \
+                 WHERE tenant = ? AND username = ?",
+            )
             .bind(self.t().to_owned())
             .bind(username.to_owned())
             .fetch_optional(self.db.pool())
@@ -252,7 +256,11 @@ impl UserStore for SqlUserStore {
         let id = uuid::Uuid::new_v4().to_string();
         let mut tx = self.db.begin().await?;
         self.db
-            .query("INSERT INTO kg_user (id, tenant, username, password_hash, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?)")
+            .query(
+                "INSERT INTO kg_user \
+                 (id, tenant, username, password_hash, created_at_ms, updated_at_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
             .bind(id.clone())
             .bind(self.t().to_owned())
             .bind(user.username.clone())
@@ -261,7 +269,10 @@ impl UserStore for SqlUserStore {
             .bind(now_ms)
             .execute(&mut *tx)
             .await
-            .map_err(|e| self.db.fail(e, format!("user {:?}", user.username).as_str()))?;
+            .map_err(|e| {
+                self.db
+                    .fail(e, format!("user {:?}", user.username).as_str())
+            })?;
         for role in &user.roles {
             self.db
                 .query("INSERT INTO kg_user_role (user_id, tenant, role_name) VALUES (?, ?, ?)")
@@ -319,7 +330,8 @@ impl UserStore for SqlUserStore {
         let rows = self
             .db
             .query(&format!(
-                "SELECT {USER_COLUMNS} FROM kg_user WHERE tenant = ? ORDER BY username LIMIT ? OFFSET ?"
+                "SELECT {USER_COLUMNS} FROM kg_user \
+                 WHERE tenant = ? ORDER BY username LIMIT ? OFFSET ?"
             ))
             .bind(self.t().to_owned())
             .bind(limit)
@@ -355,7 +367,10 @@ impl UserStore for SqlUserStore {
         let hash = passwords::hash(password).await?;
         let done = self
             .db
-            .query("UPDATE kg_user SET password_hash = ?, updated_at_ms = ? WHERE tenant = ? AND username = ?")
+            .query(
+                "UPDATE kg_user SET password_hash = ?, updated_at_ms = ? \
+                 WHERE tenant = ? AND username = ?",
+            )
             .bind(hash)
             .bind(now_ms)
             .bind(self.t().to_owned())
@@ -493,7 +508,12 @@ impl UserStore for SqlUserStore {
     async fn users_in_role(&self, role: &str, page: Page) -> StoreResult<Vec<String>> {
         let (limit, offset) = page_args(page);
         self.db
-            .query("SELECT u.username FROM kg_user u JOIN kg_user_role r ON r.user_id = u.id WHERE r.tenant = ? AND r.role_name = ? ORDER BY u.username LIMIT ? OFFSET ?")
+            .query(
+                "SELECT u.username \
+                 FROM kg_user u JOIN kg_user_role r ON r.user_id = u.id \
+                 WHERE r.tenant = ? AND r.role_name = ? \
+                 ORDER BY u.username LIMIT ? OFFSET ?",
+            )
             .bind(self.t().to_owned())
             .bind(role.to_owned())
             .bind(limit)

@@ -204,7 +204,7 @@ impl MigrationLock {
                     .execute(&mut *conn)
                     .await
                 {
-                    tracing::warn!(error = %e, "releasing the migration lock failed; closing the session");
+                    tracing::warn!(error = %e, "cannot release the migration lock; closing");
                     // Closing the session releases its named locks.
                     drop(conn.detach());
                 }

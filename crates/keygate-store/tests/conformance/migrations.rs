@@ -265,7 +265,8 @@ pub async fn newer_schema_is_refused_untouched(db: Arc<TestDb>) {
         "X'00'"
     };
     db.execute_script(&format!(
-        "INSERT INTO kg_schema_migrations (version, description, success, checksum, execution_time) \
+        "INSERT INTO kg_schema_migrations \
+         (version, description, success, checksum, execution_time) \
          VALUES ({future}, 'from a future keygate', {success}, {checksum}, 0)"
     ))
     .await;
@@ -289,9 +290,19 @@ pub async fn newer_schema_is_refused_untouched(db: Arc<TestDb>) {
     assert_eq!(history_rows(&db).await, 2, "no migration ran");
     let description_columns = db
         .scalar(match db.kind {
-            Kind::Sqlite => "SELECT COUNT(*) FROM pragma_table_info('kg_api') WHERE name = 'description'",
-            Kind::Postgres => "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'kg_api' AND column_name = 'description'",
-            Kind::MySql => "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'kg_api' AND column_name = 'description'",
+            Kind::Sqlite => {
+                "SELECT COUNT(*) FROM pragma_table_info('kg_api') WHERE name = 'description'"
+            }
+            Kind::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.columns \
+                 WHERE table_schema = current_schema() \
+                 AND table_name = 'kg_api' AND column_name = 'description'"
+            }
+            Kind::MySql => {
+                "SELECT COUNT(*) FROM information_schema.columns \
+                 WHERE table_schema = DATABASE() \
+                 AND table_name = 'kg_api' AND column_name = 'description'"
+            }
         })
         .await;
     assert_eq!(description_columns, 0, "migration 2 was not applied");
