@@ -157,6 +157,19 @@ mod tests {
         assert_eq!(redact_url("nonsense"), "<unparsable url>");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn redaction_never_shows_a_password(
+            password in "[^@/?#]{1,40}",
+            scheme in "(postgres|postgresql|mysql|mariadb)",
+            database in "[a-z_]{0,12}",
+        ) {
+            let url = format!("{scheme}://keygate:{password}@db.internal:5432/{database}?ssl=true");
+            let redacted = redact_url(&url);
+            proptest::prop_assert_eq!(redacted, format!("db.internal:5432/{database}"));
+        }
+    }
+
     #[test]
     fn errors_never_print_the_password() {
         let err = StoreError::Unavailable {

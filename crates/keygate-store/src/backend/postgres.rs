@@ -46,6 +46,22 @@ pub(super) fn classify(error: &dyn DatabaseError) -> ErrorClass {
 mod tests {
     use super::numbered_placeholders;
 
+    proptest::proptest! {
+        #[test]
+        fn every_bare_placeholder_is_numbered_in_order(
+            parts in proptest::collection::vec("[a-z =,()]{0,8}", 1..12),
+        ) {
+            let sql = parts.join("?");
+            let rewritten = numbered_placeholders(&sql);
+            let expected: String = parts
+                .iter()
+                .enumerate()
+                .map(|(i, part)| if i == 0 { part.clone() } else { format!("${i}{part}") })
+                .collect();
+            proptest::prop_assert_eq!(rewritten, expected);
+        }
+    }
+
     #[test]
     fn placeholders_in_literals_stay() {
         assert_eq!(
