@@ -65,8 +65,11 @@ pub trait KeyRepository: Send + Sync {
 
     /// The tenant's signing keys still published at `now_ms` — the current one and
     /// retired ones whose `published_until_ms` is later — by generation.
-    async fn signing_keys(&self, tenant: &Tenant, now_ms: i64)
-    -> StoreResult<Vec<StoredSigningKey>>;
+    async fn signing_keys(
+        &self,
+        tenant: &Tenant,
+        now_ms: i64,
+    ) -> StoreResult<Vec<StoredSigningKey>>;
 
     /// Rotation in one transaction: the key of `current_generation`, if still current,
     /// retires at `successor.created_at_ms` and stays published until

@@ -8,6 +8,7 @@ mod samples;
 
 mod catalog;
 mod concurrency;
+mod keys;
 mod migrations;
 mod oauth;
 mod throttling;
@@ -31,6 +32,9 @@ conformance!(stores:
     concurrency::concurrent_same_application_name,
     concurrency::concurrent_code_consumption,
     concurrency::concurrent_refresh_rotation,
+    keys::signing_keys_and_rotation,
+    keys::server_secrets_are_created_once,
+    keys::assertion_ids_are_single_use,
 );
 
 conformance!(database:
