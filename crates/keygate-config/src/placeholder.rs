@@ -137,6 +137,32 @@ pub(crate) fn resolve(raw: &Node, env: EnvLookup<'_>) -> Resolution {
     Resolution { tree, failures }
 }
 
+/// The most a single value may weigh once its placeholders are resolved (bytes of text plus
+/// one per array or table entry). Each `$ref` can copy a value, so references to
+/// references would otherwise grow exponentially from a file of a few hundred bytes.
+pub(crate) const MAX_RESOLVED_WEIGHT: usize = 64 * 1024;
+
+/// Whether `node` weighs more than `budget`, stopping as soon as it does.
+fn weight_exceeds(node: &Node, budget: usize) -> bool {
+    fn spend(node: &Node, left: &mut usize) -> bool {
+        let cost = match &node.value {
+            Value::String(s) => s.len(),
+            _ => 1,
+        };
+        if cost > *left {
+            return true;
+        }
+        *left -= cost;
+        match &node.value {
+            Value::Array(items) => items.iter().any(|item| spend(item, left)),
+            Value::Table(entries) => entries.values().any(|child| spend(child, left)),
+            _ => false,
+        }
+    }
+    let mut left = budget;
+    spend(node, &mut left)
+}
+
 fn collect_placeholders(node: &Node, path: &KeyPath, out: &mut Vec<KeyPath>) {
     match &node.value {
         Value::String(s) if has_placeholder(s) => out.push(path.clone()),
@@ -193,8 +219,21 @@ impl Resolver<'_> {
         }
         let raw = self.raw.get(path)?.clone();
         self.active.push(path.clone());
-        let result = self.resolve_node(raw, path);
+        let mut result = self.resolve_node(raw, path);
         self.active.pop();
+        if result
+            .as_ref()
+            .is_some_and(|node| weight_exceeds(node, MAX_RESOLVED_WEIGHT))
+        {
+            self.fail(
+                path,
+                format!(
+                    "placeholders expand this value past {} KiB; references that repeat references grow without bound",
+                    MAX_RESOLVED_WEIGHT / 1024
+                ),
+            );
+            result = None;
+        }
         self.done.insert(path.clone(), result.clone());
         result
     }

@@ -302,3 +302,20 @@ mod never_panics {
         }
     }
 }
+
+/// References to references double a value at each step; found by the `config_load` fuzz
+/// target, where a 600-byte file reached gigabytes. Each stays a bounded error now.
+#[test]
+fn exponential_references_are_refused_not_expanded() {
+    for name in ["ref-string-doubling.toml", "ref-array-doubling.toml"] {
+        let report = check(name);
+        assert!(report.has_errors(), "{name}");
+        assert!(
+            report
+                .diagnostics
+                .iter()
+                .any(|d| d.message.contains("expand this value past 64 KiB")),
+            "{name}:\n{report}"
+        );
+    }
+}
