@@ -1,0 +1,46 @@
+//! The key manager role (DESIGN §1, §4): keygate's OAuth 2.0 / OpenID Connect
+//! authorization server, the part WSO2 Identity Server plays as API Manager's Key
+//! Manager — the HTTP surface over the pure protocol logic of `keygate-oauth` and the
+//! cryptography of `keygate-jose`, persisting through `keygate-store` and announcing
+//! revocations on `keygate-bus`.
+//!
+//! [`KeyManager::start`] builds it from the configuration, the node's stores, event bus,
+//! clock and random source; [`KeyManager::router`] is what the server mounts on the
+//! management listener: `/oauth2/token`, `/oauth2/introspect`, `/oauth2/revoke`,
+//! `/oauth2/userinfo`, `/oauth2/jwks` and the discovery documents. Time and randomness
+//! are injected ([`Clock`], [`Entropy`]) so tests move past expiries without sleeping.
+//!
+//! Modules: [`settings`] (what the configuration says), [`errors`] (every failure and the
+//! one mapping to HTTP), [`http`] (strict request reading), [`clients`] (client
+//! authentication), [`assertion`] (RFC 7523 JWTs), [`mtls`] (RFC 8705), [`grants`] (the
+//! token endpoint), [`tokens`] (minting), [`introspection`], [`revocation`], [`events`]
+//! (revocations on the bus), [`userinfo`], [`discovery`], [`signing`] (keys and
+//! rotation), [`protection`] (at-rest protection), [`clock`].
+
+#![forbid(unsafe_code)]
+
+pub mod assertion;
+pub mod clients;
+pub mod clock;
+pub mod discovery;
+pub mod errors;
+pub mod events;
+pub mod grants;
+pub mod http;
+pub mod introspection;
+mod manager;
+pub mod mtls;
+pub mod protection;
+pub mod revocation;
+mod routes;
+pub mod settings;
+pub mod signing;
+pub mod tokens;
+pub mod userinfo;
+
+pub use clock::{Clock, Entropy, ManualClock, SystemClock, SystemEntropy};
+pub use errors::{Failure, KmError};
+pub use manager::KeyManager;
+pub use mtls::ClientCertificates;
+pub use settings::{IssuerKeys, KmSettings, TrustedIssuer};
+pub use signing::KeySource;
