@@ -1,6 +1,13 @@
 //! A node started with embedded defaults: health, readiness, metrics, TLS, the super
 //! admin's one-time password, restarts over the same data directory, and ports in use.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail the test they serve"
+)]
+
 use keygate_config::Config;
 use keygate_server::{ListenerKind, ServerError, ServerOptions};
 use keygate_testkit::TestNode;

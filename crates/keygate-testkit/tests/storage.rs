@@ -2,6 +2,13 @@
 //! seed's own deployment files started unchanged against the seed's databases and users
 //! (`apimadmin` on `apim_db`, `regadmin` on `shared_db`, as `.ci/run` creates them).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail the test they serve"
+)]
+
 #[allow(dead_code, unused_imports)]
 #[path = "../../keygate-store/tests/conformance/harness.rs"]
 mod harness;

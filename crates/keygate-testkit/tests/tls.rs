@@ -1,6 +1,13 @@
 //! TLS from the user's own keystore — JKS as WSO2 ships `wso2carbon.jks`, PKCS#12 and
 //! PEM — and a clear refusal to start on a wrong password.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail the test they serve"
+)]
+
 use keygate_server::ServerError;
 use keygate_testkit::{TestNode, service_unavailable};
 use std::path::Path;

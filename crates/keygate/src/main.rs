@@ -153,12 +153,10 @@ fn config_check(file: &std::path::Path) -> ExitCode {
         println!("{diagnostic}");
     }
     let mut failed = report.has_errors();
-    if !failed {
-        if let Ok(loaded) = keygate_config::load_file(file) {
-            for problem in keygate_server::tls::check_keystores(&loaded.config) {
-                println!("error: {}: {problem}", file.display());
-                failed = true;
-            }
+    if !failed && let Ok(loaded) = keygate_config::load_file(file) {
+        for problem in keygate_server::tls::check_keystores(&loaded.config) {
+            println!("error: {}: {problem}", file.display());
+            failed = true;
         }
     }
     let errors = report

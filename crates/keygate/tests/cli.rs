@@ -2,6 +2,13 @@
 //! broken ones, `migrate`, and `server` started with no configuration, then stopped by
 //! SIGTERM.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail the test they serve"
+)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
