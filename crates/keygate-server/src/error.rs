@@ -16,6 +16,9 @@ pub enum ServerError {
     /// A keystore could not be read, or holds no usable key.
     #[error("keystore {file}: {reason}")]
     Keystore { file: PathBuf, reason: String },
+    /// The key manager role could not start.
+    #[error("key manager: {0}")]
+    KeyManager(#[from] keygate_km::KmError),
     /// TLS could not be set up.
     #[error("TLS: {0}")]
     Tls(String),

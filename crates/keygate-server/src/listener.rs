@@ -1,14 +1,16 @@
 //! Listeners: which ports a node opens for its roles (with `[server] offset` already in
 //! `Config::ports`), and the accept loop that serves an axum router over HTTP/1.1 and
-//! HTTP/2, with or without TLS, until shutdown — then drains open connections.
+//! HTTP/2, with or without TLS, until shutdown — then drains open connections. A TLS
+//! client's certificate chain, when it presented one, travels with each request.
 
 use crate::ServerError;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use keygate_config::{Config, Role};
+use keygate_km::ClientCertificates;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,10 +133,6 @@ pub(crate) async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let router = router.clone();
-                let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                    request.extensions_mut().insert(ConnectInfo(peer));
-                    router.clone().oneshot(request)
-                });
                 let watcher = graceful.watcher();
                 let builder = builder.clone();
                 let acceptor = acceptor.clone();
@@ -143,8 +141,13 @@ pub(crate) async fn serve(
                         Some(acceptor) => {
                             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                                 Ok(Ok(tls)) => {
-                                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-                                    watcher.watch(conn.into_owned()).await
+                                    let certificates = tls
+                                        .get_ref()
+                                        .1
+                                        .peer_certificates()
+                                        .filter(|chain| !chain.is_empty())
+                                        .map(|chain| ClientCertificates::new(chain.to_vec()));
+                                    serve_connection(&builder, TokioIo::new(tls), router, peer, certificates, watcher).await
                                 }
                                 Ok(Err(error)) => {
                                     tracing::debug!(listener = kind.name(), %peer, %error, "TLS handshake failed");
@@ -156,10 +159,7 @@ pub(crate) async fn serve(
                                 }
                             }
                         }
-                        None => {
-                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                            watcher.watch(conn.into_owned()).await
-                        }
+                        None => serve_connection(&builder, TokioIo::new(stream), router, peer, None, watcher).await,
                     };
                     if let Err(error) = outcome {
                         tracing::debug!(listener = kind.name(), %peer, %error, "connection ended with an error");
@@ -183,4 +183,29 @@ pub(crate) async fn serve(
             "connections still open after the drain timeout; closing them"
         );
     }
+}
+
+/// Serves one connection: every request carries the peer's address and, when the client
+/// presented a TLS certificate, its chain ([`ClientCertificates`], for RFC 8705).
+async fn serve_connection<I>(
+    builder: &ConnBuilder<TokioExecutor>,
+    io: I,
+    router: Router,
+    peer: SocketAddr,
+    certificates: Option<ClientCertificates>,
+    watcher: Watcher,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            if let Some(chain) = &certificates {
+                request.extensions_mut().insert(chain.clone());
+            }
+            router.clone().oneshot(request)
+        });
+    let conn = builder.serve_connection_with_upgrades(io, service);
+    watcher.watch(conn.into_owned()).await
 }

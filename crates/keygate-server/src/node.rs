@@ -5,7 +5,9 @@ use crate::bootstrap::{self, AdminBootstrap};
 use crate::listener::{self, ListenerKind, ListenerPlan};
 use crate::{ServerError, health, metrics, tls};
 use axum::Router;
+use keygate_bus::{EventBus, InProcessBus};
 use keygate_config::{Config, Role};
+use keygate_km::{KeyManager, KmSettings, SystemClock, SystemEntropy};
 use keygate_store::{MigrateMode, Stores};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -55,6 +57,8 @@ pub struct RunningNode {
     /// The roles this node runs.
     pub roles: Vec<Role>,
     stores: Arc<Stores>,
+    bus: Arc<dyn EventBus>,
+    key_manager: Option<KeyManager>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -71,6 +75,16 @@ impl RunningNode {
     /// The node's databases.
     pub fn stores(&self) -> Arc<Stores> {
         self.stores.clone()
+    }
+
+    /// The node's event bus.
+    pub fn bus(&self) -> Arc<dyn EventBus> {
+        self.bus.clone()
+    }
+
+    /// The key manager, when this node runs that role.
+    pub fn key_manager(&self) -> Option<&KeyManager> {
+        self.key_manager.as_ref()
     }
 
     /// A handle that starts shutdown when sent `true`.
@@ -100,6 +114,17 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
     let admin = bootstrap::ensure_admin(config, &stores).await?;
     let identity = tls::server_identity(config)?;
     let tls_source = identity.source.clone();
+    // RFC 8705: the key manager's listener asks clients for certificates when mutual-TLS
+    // client authentication is on; the gateway's listener does not.
+    let mutual_tls = config.mutual_tls_enabled && config.runs(Role::KeyManager);
+    let management_tls = tls::server_config_with_client_auth(
+        tls::ServerIdentity {
+            chain: identity.chain.clone(),
+            key: identity.key.clone_key(),
+            source: identity.source.clone(),
+        },
+        mutual_tls,
+    )?;
     let tls_config = tls::server_config(identity)?;
     let _ = metrics::handle();
 
@@ -122,12 +147,44 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         bound.push((plan.kind, tcp, addr));
     }
 
+    // The event bus: in-process until a broker-backed one is configured.
+    let bus: Arc<dyn EventBus> = Arc::new(InProcessBus::default());
+    let key_manager = if config.runs(Role::KeyManager) {
+        let mut settings = KmSettings::from_config(config)?;
+        if options.ephemeral_ports
+            && let Some((_, _, addr)) = bound
+                .iter()
+                .find(|(k, _, _)| *k == ListenerKind::Management)
+        {
+            // Advertise the port actually bound, so clients of a test node find it.
+            settings = settings.with_public_base_url(&keygate_km::settings::base_url(
+                &config.server.hostname,
+                addr.port(),
+            ));
+        }
+        Some(
+            KeyManager::start_with(
+                settings,
+                stores.clone(),
+                bus.clone(),
+                Arc::new(SystemClock),
+                Arc::new(SystemEntropy::new()),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let mut listeners = Vec::with_capacity(bound.len());
     for (kind, tcp, addr) in bound {
-        let router = router_for(kind, stores.clone());
-        let tls = kind.tls().then(|| tls_config.clone());
+        let router = router_for(kind, stores.clone(), key_manager.as_ref());
+        let tls = match kind {
+            ListenerKind::Management => Some(management_tls.clone()),
+            _ => kind.tls().then(|| tls_config.clone()),
+        };
         tasks.spawn(listener::serve(kind, tcp, tls, router, shutdown_rx.clone()));
         listeners.push(BoundListener { kind, addr });
     }
@@ -138,14 +195,20 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         tls_source,
         roles: config.server.roles.iter().copied().collect(),
         stores,
+        bus,
+        key_manager,
         shutdown,
         tasks,
     })
 }
 
-fn router_for(kind: ListenerKind, stores: Arc<Stores>) -> Router {
+fn router_for(kind: ListenerKind, stores: Arc<Stores>, key_manager: Option<&KeyManager>) -> Router {
     let name = kind.name();
-    Router::new()
+    let mut router = Router::new();
+    if let (ListenerKind::Management, Some(key_manager)) = (kind, key_manager) {
+        router = router.merge(key_manager.router());
+    }
+    router
         .merge(health::routes(stores))
         .merge(metrics::routes())
         .fallback(not_found)

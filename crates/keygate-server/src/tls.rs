@@ -153,15 +153,88 @@ pub fn server_identity(config: &Config) -> Result<ServerIdentity, ServerError> {
 
 /// A rustls server configuration offering HTTP/2 and HTTP/1.1.
 pub fn server_config(identity: ServerIdentity) -> Result<Arc<rustls::ServerConfig>, ServerError> {
+    server_config_with_client_auth(identity, false)
+}
+
+/// A rustls server configuration offering HTTP/2 and HTTP/1.1 that, when
+/// `request_client_certificates` is set, asks every client for a certificate without
+/// requiring one (RFC 8705 mutual TLS on the key manager's listener). The handshake only
+/// proves the client holds the certificate's key; whom the certificate names is checked by
+/// the key manager against each client's registration.
+pub fn server_config_with_client_auth(
+    identity: ServerIdentity,
+    request_client_certificates: bool,
+) -> Result<Arc<rustls::ServerConfig>, ServerError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| ServerError::Tls(e.to_string()))?
-        .with_no_client_auth()
+        .map_err(|e| ServerError::Tls(e.to_string()))?;
+    let builder = if request_client_certificates {
+        builder.with_client_cert_verifier(Arc::new(OptionalClientCertificate {
+            algorithms: provider.signature_verification_algorithms,
+        }))
+    } else {
+        builder.with_no_client_auth()
+    };
+    let mut config = builder
         .with_single_cert(identity.chain, identity.key)
         .map_err(|e| ServerError::Tls(format!("{}: {e}", identity.source)))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Asks for a client certificate, accepts none, and accepts any chain whose key signed
+/// the handshake: trust in the certificate is decided per OAuth client by the key manager
+/// (a CA from the truststore for `tls_client_auth`, a registered key for
+/// `self_signed_tls_client_auth`).
+#[derive(Debug)]
+struct OptionalClientCertificate {
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl rustls::server::danger::ClientCertVerifier for OptionalClientCertificate {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
 }
 
 /// Opens every keystore the configuration names and reads what it must hold, reporting
