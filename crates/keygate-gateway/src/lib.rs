@@ -26,7 +26,6 @@ pub mod settings;
 pub mod throttle;
 
 #[cfg(test)]
-#[allow(dead_code)]
 mod test_fixtures;
 
 pub use auth::keys::{

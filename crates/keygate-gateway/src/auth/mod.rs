@@ -33,7 +33,7 @@ use opaque::{CachingKeyValidator, KeyValidationInfo, KeyValidationRequest};
 use rustls_pki_types::CertificateDer;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The most distinct verified tokens remembered.
 pub const VERIFIED_TOKEN_CACHE_CAPACITY: u64 = 1_000_000;
@@ -224,26 +224,25 @@ impl Default for AuthSettings {
     }
 }
 
-/// Expires a cached principal with its token, and no later than the cache period.
-struct UntilTokenExpiry {
-    cap: Duration,
+/// A verified principal in the cache, with how long it may stay: until its token
+/// expires by the gateway's clock, and no longer than the cache period.
+#[derive(Clone)]
+struct Cached {
+    principal: Arc<Principal>,
+    ttl: Duration,
 }
 
-impl moka::Expiry<Arc<str>, Arc<Principal>> for UntilTokenExpiry {
+/// Expires cache entries after their own time to live.
+struct OwnTimeToLive;
+
+impl moka::Expiry<Arc<str>, Cached> for OwnTimeToLive {
     fn expire_after_create(
         &self,
         _key: &Arc<str>,
-        value: &Arc<Principal>,
+        value: &Cached,
         _created_at: Instant,
     ) -> Option<Duration> {
-        let Some(expires_at_ms) = value.expires_at_ms else {
-            return Some(self.cap);
-        };
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        let left = u64::try_from(expires_at_ms.saturating_sub(now_ms)).unwrap_or(0);
-        Some(self.cap.min(Duration::from_millis(left)))
+        Some(value.ttl)
     }
 }
 
@@ -252,7 +251,7 @@ pub struct Authenticator {
     settings: AuthSettings,
     issuers: Vec<TrustedIssuer>,
     validator: Option<CachingKeyValidator>,
-    verified: Option<Cache<Arc<str>, Arc<Principal>>>,
+    verified: Option<Cache<Arc<str>, Cached>>,
     refused: Option<Cache<Arc<str>, GatewayError>>,
 }
 
@@ -319,10 +318,10 @@ impl Authenticator {
         validator: Option<Arc<dyn opaque::KeyValidator>>,
     ) -> Self {
         let validator = validator.map(|v| CachingKeyValidator::new(v, settings.token_cache));
-        let verified = settings.token_cache.map(|cap| {
+        let verified = settings.token_cache.map(|_| {
             Cache::builder()
                 .max_capacity(VERIFIED_TOKEN_CACHE_CAPACITY)
-                .expire_after(UntilTokenExpiry { cap })
+                .expire_after(OwnTimeToLive)
                 .build()
         });
         let refused = settings.token_cache.map(|ttl| {
@@ -353,8 +352,8 @@ impl Authenticator {
         request: impl FnOnce() -> KeyValidationRequest,
         now_ms: i64,
     ) -> Result<Arc<Principal>, GatewayError> {
-        if let Some(principal) = self.verified.as_ref().and_then(|c| c.get(token)) {
-            return Ok(principal);
+        if let Some(cached) = self.verified.as_ref().and_then(|c| c.get(token)) {
+            return Ok(cached.principal);
         }
         if let Some(error) = self.refused.as_ref().and_then(|c| c.get(token)) {
             return Err(error);
@@ -378,8 +377,17 @@ impl Authenticator {
             principal_of_info(token, &info)
         };
         let principal = Arc::new(principal);
-        if let Some(cache) = &self.verified {
-            cache.insert(token.into(), principal.clone());
+        if let (Some(cache), Some(cap)) = (&self.verified, self.settings.token_cache) {
+            let left = principal.expires_at_ms.map_or(cap, |exp| {
+                Duration::from_millis(u64::try_from(exp.saturating_sub(now_ms)).unwrap_or(0))
+            });
+            cache.insert(
+                token.into(),
+                Cached {
+                    principal: principal.clone(),
+                    ttl: cap.min(left),
+                },
+            );
         }
         Ok(principal)
     }
