@@ -398,3 +398,32 @@ async fn bound_tokens_need_their_certificate_at_userinfo() {
     let with = km.send(request).await.ok();
     assert_eq!(with.json["sub"], "alice");
 }
+
+#[tokio::test]
+async fn other_nodes_pick_up_a_rotation_within_the_reload_interval() {
+    let km = Km::start().await;
+    let other = km.second_node(settings(TokenPersistence::Plain)).await;
+    let old_kid = kids(&jwks(&km).await).remove(0);
+    let new_kid = km.km.rotate_signing_key().await.unwrap();
+    let jwks_of = |node: &keygate_km::KeyManager| {
+        let router = node.router();
+        async move {
+            use tower::ServiceExt;
+            let response = router
+                .oneshot(
+                    axum::http::Request::get("/oauth2/jwks")
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            kids(&serde_json::from_slice(&bytes).unwrap())
+        }
+    };
+    assert_eq!(jwks_of(&other).await, [old_kid.clone()], "not yet reloaded");
+    km.advance(keygate_km::signing::RELOAD_INTERVAL);
+    assert_eq!(jwks_of(&other).await, [old_kid, new_kid]);
+}

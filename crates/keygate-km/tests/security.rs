@@ -491,3 +491,23 @@ async fn malformed_requests_are_invalid_request_never_500() {
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert_eq!(anonymous.error(), "invalid_client");
 }
+
+#[tokio::test]
+async fn storage_down_is_temporarily_unavailable() {
+    let km = km_with_app().await;
+    km.stores.close().await;
+    let reply = km.client_credentials("app", "app-secret", None).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        reply.json,
+        serde_json::json!({ "error": "temporarily_unavailable" })
+    );
+    let introspect = km
+        .post(
+            "/oauth2/introspect",
+            &[("token", "x")],
+            Some(("app", "app-secret")),
+        )
+        .await;
+    assert_eq!(introspect.status, StatusCode::SERVICE_UNAVAILABLE);
+}
