@@ -11,7 +11,7 @@
 //! are injected ([`Clock`], [`Entropy`]) so tests move past expiries without sleeping.
 //!
 //! Modules: [`settings`] (what the configuration says), [`errors`] (every failure and the
-//! one mapping to HTTP), [`http`] (strict request reading), [`clients`] (client
+//! one mapping to HTTP), [`http`] (routes and strict request reading), [`clients`] (client
 //! authentication), [`assertion`] (RFC 7523 JWTs), [`mtls`] (RFC 8705), [`grants`] (the
 //! token endpoint), [`tokens`] (minting), [`introspection`], [`revocation`], [`events`]
 //! (revocations on the bus), [`userinfo`], [`discovery`], [`signing`] (keys and
@@ -32,7 +32,6 @@ mod manager;
 pub mod mtls;
 pub mod protection;
 pub mod revocation;
-mod routes;
 pub mod settings;
 pub mod signing;
 pub mod tokens;
