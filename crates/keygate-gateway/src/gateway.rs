@@ -345,7 +345,11 @@ impl Gateway {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse().ok())
             .unwrap_or(0);
-        let ip_text = ctx.client_ip.map(|ip| ip.to_string());
+        // Only an unauthenticated call is counted under its address as text.
+        let ip_text = match (&ctx.authorization, ctx.client_ip) {
+            (None, Some(ip)) => Some(ip.to_string()),
+            _ => None,
+        };
         let attributes = HttpAttributes {
             headers: &request.headers,
             query: request.uri.query(),
@@ -477,6 +481,8 @@ impl Gateway {
             },
             credentials,
         );
+        // A caller never speaks for the gateway: its own assertion header is dropped.
+        parts.headers.remove(inner.backend_jwt.header());
         if let Some(assertion) = ctx.assertion {
             parts
                 .headers

@@ -199,6 +199,53 @@ header = "X-Backend-JWT"
         assert_eq!(settings.auth.token_header, http::header::AUTHORIZATION);
     }
 
+    #[derive(Debug)]
+    struct NoFetch;
+
+    #[async_trait::async_trait]
+    impl JwksFetcher for NoFetch {
+        async fn fetch(&self, url: &str) -> Result<keygate_jose::JwkSet, KeySourceError> {
+            Err(KeySourceError::Jwks {
+                url: url.to_owned(),
+                reason: "not in this test".to_owned(),
+            })
+        }
+    }
+
+    #[test]
+    fn issuers_take_truststore_certificates_or_jwks_urls() {
+        let text = r#"
+[[apim.jwt.issuer]]
+name = "https://km-a:9444/oauth2/token"
+certificate_alias = "gateway_certificate_alias"
+consumer_key_claim = "azp"
+
+[[apim.jwt.issuer]]
+name = "https://km-b/oauth2/token"
+jwks.url = "https://km-b/oauth2/jwks"
+
+[[apim.jwt.issuer]]
+name = "https://no-keys"
+"#;
+        let loaded = load_str(text, Path::new("deployment.toml")).unwrap();
+        let key_pair = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["km-a".into()]).unwrap();
+        let cert = params.self_signed(&key_pair).unwrap();
+        let store = Keystore::from_pem(cert.pem().as_bytes(), "gateway_certificate_alias").unwrap();
+        let issuers = trusted_issuers(&loaded.config, Some(&store), Arc::new(NoFetch)).unwrap();
+        assert_eq!(issuers.len(), 2, "an issuer without keys is left out");
+        assert_eq!(issuers[0].issuer, "https://km-a:9444/oauth2/token");
+        assert_eq!(issuers[0].keys.keys().len(), 1);
+        assert_eq!(issuers[0].consumer_key_claim.as_deref(), Some("azp"));
+        assert!(
+            issuers[1].keys.keys().is_empty(),
+            "a JWKS is fetched on first need"
+        );
+
+        let error = trusted_issuers(&loaded.config, None, Arc::new(NoFetch)).unwrap_err();
+        assert!(matches!(error, KeySourceError::Certificate { .. }));
+    }
+
     #[test]
     fn embedded_defaults_match_wso2() {
         let settings = GatewaySettings::embedded_default();

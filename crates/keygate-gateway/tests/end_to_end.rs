@@ -312,3 +312,36 @@ async fn an_unknown_path_is_404() {
     let response = h.get("/nowhere/1.0.0/items", Some(&user_token(""))).await;
     assert_eq!(code_of(response).await, (404, 404));
 }
+
+#[tokio::test]
+async fn a_callers_own_assertion_never_reaches_the_backend() {
+    for backend_jwt in [false, true] {
+        let h = Harness::with(Options {
+            backend_jwt,
+            ..Options::default()
+        })
+        .await;
+        let response = h
+            .client
+            .get(h.url("/pets/1.0.0/public"))
+            .header("x-jwt-assertion", "forged")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(h.backend.last().headers.get("x-jwt-assertion").is_none());
+        let response = h
+            .client
+            .get(h.url("/pets/1.0.0/items"))
+            .bearer_auth(user_token(""))
+            .header("x-jwt-assertion", "forged")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let seen = h.backend.last();
+        let forwarded = seen.headers.get("x-jwt-assertion");
+        assert_eq!(forwarded.is_some(), backend_jwt);
+        assert_ne!(forwarded.map(|v| v.as_bytes()), Some(&b"forged"[..]));
+    }
+}
