@@ -104,6 +104,17 @@ pub fn verify(
     Ok(claims)
 }
 
+/// Until when an accepted assertion's `jti` must be remembered, unix milliseconds: its
+/// `exp` plus the leeway it was accepted with.
+pub fn replay_window_end(claims: &Claims, leeway: Duration) -> i64 {
+    let leeway_ms = i64::try_from(leeway.as_millis()).unwrap_or(i64::MAX);
+    claims
+        .exp
+        .unwrap_or_default()
+        .saturating_mul(1000)
+        .saturating_add(leeway_ms)
+}
+
 /// The issuer an assertion claims, read without verifying it: to find whose keys verify
 /// it. Never trusted beyond that.
 pub fn unverified_issuer(assertion: &str) -> Option<String> {

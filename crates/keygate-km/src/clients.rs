@@ -162,7 +162,7 @@ impl Inner {
         };
         let claims = assertion::verify(assertion, &keys, &rules, OAuthError::invalid_client)?;
         let jti = claims.jti.as_deref().unwrap_or_default();
-        let expires_at_ms = claims.exp.unwrap_or_default().saturating_mul(1000);
+        let expires_at_ms = assertion::replay_window_end(&claims, self.settings.assertion_leeway);
         let first = self
             .replay
             .first_use(

@@ -79,6 +79,13 @@ impl Failure {
                 tracing::warn!(%error, "storage unavailable");
                 Self::Unavailable
             }
+            // A value from the request that the store cannot hold (too long, say).
+            StoreError::Invalid { field, .. } => {
+                tracing::info!(field = *field, "request value refused by storage");
+                Self::OAuth(OAuthError::invalid_request(
+                    "a request value is not acceptable",
+                ))
+            }
             _ => {
                 tracing::error!(%error, "storage failure");
                 Self::Internal
@@ -266,6 +273,11 @@ mod tests {
     fn storage_errors_split_into_unavailable_and_internal() {
         let not_found = StoreError::not_found("oauth client");
         assert!(matches!(Failure::storage(&not_found), Failure::Internal));
+        let invalid = StoreError::Invalid {
+            field: "subject",
+            reason: "too long".into(),
+        };
+        assert_eq!(Failure::storage(&invalid).status(), StatusCode::BAD_REQUEST);
         let km: Failure = KmError::Refused(OAuthError::invalid_scope("x")).into();
         assert_eq!(km.status(), StatusCode::BAD_REQUEST);
         let random: Failure = KmError::RandomUnavailable.into();

@@ -343,7 +343,7 @@ impl Inner {
                 &self.stores,
                 &trusted.issuer,
                 claims.jti.as_deref().unwrap_or_default(),
-                claims.exp.unwrap_or_default().saturating_mul(1000),
+                assertion::replay_window_end(&claims, self.settings.assertion_leeway),
                 self.clock.now_ms(),
             )
             .await?;

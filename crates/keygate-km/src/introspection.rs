@@ -1,8 +1,8 @@
 //! Token introspection (`POST /oauth2/introspect`, RFC 7662) and the token lookup it
 //! shares with revocation.
 //!
-//! The caller must authenticate (RFC 7662 §2.1): as a client, by any method it
-//! registered — and then it learns only about its own tokens — or, by HTTP Basic, as a
+//! The caller must authenticate (RFC 7662 §2.1): as a confidential client, by the method
+//! it registered — and then it learns only about its own tokens — or, by HTTP Basic, as a
 //! user with the administrator role, who may introspect any token (WSO2's resource
 //! servers use the key manager's admin credentials). A token that is unknown, expired,
 //! revoked, superseded or another client's is `{"active": false}` and nothing more
@@ -17,7 +17,7 @@ use crate::settings::INTROSPECT_PATH;
 use axum::http::StatusCode;
 use axum::response::Response;
 use keygate_model::{AccessToken, TokenState};
-use keygate_oauth::ClientCredentials;
+use keygate_oauth::{ClientCredentials, OAuthError};
 use serde_json::{Value, json};
 
 /// Which of a record's two tokens a presented value is.
@@ -87,6 +87,12 @@ impl Inner {
         let caller = self
             .authenticate_caller(&credentials, request.certificates.as_ref(), INTROSPECT_PATH)
             .await?;
+        if let Caller::Client(client) = &caller
+            && client.is_public()
+        {
+            // RFC 7662 §2.1: the caller must be authorized; a public client proves nothing.
+            return Err(OAuthError::invalid_client("public clients may not introspect").into());
+        }
         let token = request.form.require("token")?;
         let found = self
             .find_token(token, request.form.get("token_type_hint"))

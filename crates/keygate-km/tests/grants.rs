@@ -458,6 +458,21 @@ async fn jwt_bearer_assertions_from_trusted_issuers_are_accepted_once() {
     ))
     .await;
     assert_eq!(forged.error(), "invalid_grant");
+    // A subject too long to store is the client's mistake, not a server error.
+    let long_subject = {
+        let claims = Claims {
+            iss: Some("https://idp.example".into()),
+            sub: Some("x".repeat(1000)),
+            aud: Audience::new(ISSUER),
+            exp: Some(START.as_secs() as i64 + 300),
+            jti: Some("a-6".into()),
+            ..Claims::default()
+        };
+        jwt::encode(&idp, &idp.header(), &claims).unwrap()
+    };
+    let long = exchange(long_subject).await;
+    assert_eq!(long.status, StatusCode::BAD_REQUEST, "{}", long.text);
+    assert_eq!(long.error(), "invalid_request");
     km.advance(Duration::from_secs(600));
     let expired = exchange(assertion(&idp, "https://idp.example", ISSUER, "a-5")).await;
     assert_eq!(expired.error(), "invalid_grant");

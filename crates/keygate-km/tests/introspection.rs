@@ -109,6 +109,22 @@ async fn introspection_callers_must_authenticate_and_see_only_their_tokens() {
         .await
         .ok();
     assert_eq!(foreign.json, serde_json::json!({ "active": false }));
+    let mut public = client(
+        "spa",
+        keygate_model::TokenEndpointAuthMethod::None,
+        &["authorization_code"],
+    );
+    public.token_type = TokenType::Oauth;
+    km.register(public).await;
+    let by_public = km
+        .post(
+            "/oauth2/introspect",
+            &[("token", &token), ("client_id", "spa")],
+            None,
+        )
+        .await;
+    assert_eq!(by_public.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(by_public.error(), "invalid_client");
     let unknown = km.introspect_as_admin("no-such-token").await;
     assert_eq!(unknown, serde_json::json!({ "active": false }));
     let missing = km
