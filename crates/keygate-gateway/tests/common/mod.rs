@@ -328,6 +328,8 @@ pub struct Options {
     pub backend_jwt: bool,
     pub validator: Option<Arc<dyn KeyValidator>>,
     pub limits: Option<keygate_gateway::RequestLimits>,
+    /// Certificates the gateway trusts for TLS backends, besides the WebPKI roots.
+    pub trusted: Vec<rustls_pki_types::CertificateDer<'static>>,
 }
 
 impl Default for Options {
@@ -337,6 +339,7 @@ impl Default for Options {
             backend_jwt: true,
             validator: None,
             limits: None,
+            trusted: Vec::new(),
         }
     }
 }
@@ -366,7 +369,8 @@ impl Harness {
         let keys = StaticKeys::new(vec![key_manager_key().verifying_key().unwrap()]);
         let mut builder = Gateway::builder(settings, replica.clone())
             .issuers(vec![TrustedIssuer::new(ISSUER, Arc::new(keys))])
-            .backend_jwt_signer(gateway_key());
+            .backend_jwt_signer(gateway_key())
+            .trusted_certificates(options.trusted);
         if let Some(validator) = options.validator {
             builder = builder.key_validator(validator);
         }
