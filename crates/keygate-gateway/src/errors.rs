@@ -191,7 +191,8 @@ impl GatewayError {
         Self::InvalidCredentials(reason)
     }
 
-    /// A request over a limit (429).
+    /// A request over a limit (429 with `Retry-After`); the deny-condition code 900805
+    /// becomes a 403 [`GatewayError::Blocked`], as it is no limit.
     pub fn throttled(code: ThrottleCode, retry_after_secs: u64) -> Self {
         match code {
             ThrottleCode::Blocked => Self::Blocked(BlockConditionType::Api),
