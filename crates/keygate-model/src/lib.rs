@@ -12,6 +12,7 @@ pub mod identity;
 pub mod oauth;
 pub mod secret;
 pub mod throttling;
+pub mod validation;
 
 pub use catalog::{
     Api, ApiStatus, Application, ApplicationStatus, AuthScheme, KeyMapping, KeyMappingState,
