@@ -218,7 +218,9 @@ impl Inner {
             refresh: self.refresh_for(client),
             id_token: Some(IdTokenRequest {
                 nonce: stored.nonce.clone(),
-                auth_time: Some(from_millis(stored.issued_at_ms)),
+                auth_time: Some(from_millis(
+                    stored.auth_time_ms.unwrap_or(stored.issued_at_ms),
+                )),
             }),
             binding: client.certificate_thumbprint.clone(),
         };

@@ -200,6 +200,20 @@ impl KeyManager {
         subject: &str,
         scopes: &ScopeSet,
     ) -> Result<Secret, KmError> {
+        self.issue_authorization_code_at(request, subject, scopes, None)
+            .await
+    }
+
+    /// [`KeyManager::issue_authorization_code`] for a user who authenticated at
+    /// `auth_time` (since the epoch), which the ID token redeemed from the code repeats
+    /// as `auth_time` (OIDC Core §2); without it the code's issue time stands in.
+    pub async fn issue_authorization_code_at(
+        &self,
+        request: &AuthorizeRequest,
+        subject: &str,
+        scopes: &ScopeSet,
+        auth_time: Option<Duration>,
+    ) -> Result<Secret, KmError> {
         let inner = &self.inner;
         let code_id = uuid::Uuid::new_v4().to_string();
         let issue = CodeIssue {
@@ -209,6 +223,7 @@ impl KeyManager {
             code_id: &code_id,
             tenant: &inner.settings.tenant,
             lifetime: inner.settings.lifetimes.authorization_code,
+            auth_time,
         };
         let issued = code::issue(
             &issue,

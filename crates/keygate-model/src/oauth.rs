@@ -218,6 +218,10 @@ pub struct AuthorizationCode {
     pub pkce_method: Option<PkceMethod>,
     /// OIDC nonce, repeated in the ID token.
     pub nonce: Option<String>,
+    /// When the user authenticated, unix milliseconds: the ID token's `auth_time` (OIDC
+    /// Core §2), which may be long before the code was issued when a login session was
+    /// reused. `None` when unknown; the issue time then stands in.
+    pub auth_time_ms: Option<i64>,
     /// Issue time, unix milliseconds.
     pub issued_at_ms: i64,
     /// Lifetime, milliseconds.

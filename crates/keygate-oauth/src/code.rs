@@ -32,6 +32,8 @@ pub struct CodeIssue<'a> {
     pub tenant: &'a Tenant,
     /// Code lifetime, e.g. [`crate::lifetime::DEFAULT_AUTHORIZATION_CODE_LIFETIME`].
     pub lifetime: Duration,
+    /// When the user authenticated (OIDC Core §2 `auth_time`), if known.
+    pub auth_time: Option<Duration>,
 }
 
 /// A new code: the value for the redirect, and the record to store.
@@ -65,6 +67,7 @@ pub fn issue(
         pkce_challenge: request.pkce.as_ref().map(|p| p.challenge.clone()),
         pkce_method: request.pkce.as_ref().map(|p| p.method),
         nonce: request.nonce.clone(),
+        auth_time_ms: issue.auth_time.map(millis),
         issued_at_ms: millis(now),
         validity_ms: millis(issue.lifetime),
         state: CodeState::Active,

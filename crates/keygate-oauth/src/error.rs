@@ -119,6 +119,18 @@ pub enum OAuthError {
     /// `invalid_dpop_proof` (RFC 9449 §5, §7.1): the DPoP proof is missing or invalid.
     #[error("invalid_dpop_proof{}", suffix(.0))]
     InvalidDpopProof(Detail),
+    /// `login_required` (OIDC Core §3.1.2.6): `prompt=none` was asked but the user is not
+    /// signed in.
+    #[error("login_required{}", suffix(.0))]
+    LoginRequired(Detail),
+    /// `consent_required` (OIDC Core §3.1.2.6): `prompt=none` was asked but the user has
+    /// not consented.
+    #[error("consent_required{}", suffix(.0))]
+    ConsentRequired(Detail),
+    /// `interaction_required` (OIDC Core §3.1.2.6): `prompt=none` was asked but the
+    /// request needs the user.
+    #[error("interaction_required{}", suffix(.0))]
+    InteractionRequired(Detail),
 }
 
 /// `": description"` or nothing, for `Display`.
@@ -195,6 +207,16 @@ impl OAuthError {
         Self::ServerError(detail(text))
     }
 
+    /// `login_required` with a description.
+    pub fn login_required(text: impl Into<Cow<'static, str>>) -> Self {
+        Self::LoginRequired(detail(text))
+    }
+
+    /// `consent_required` with a description.
+    pub fn consent_required(text: impl Into<Cow<'static, str>>) -> Self {
+        Self::ConsentRequired(detail(text))
+    }
+
     /// The `error` code, exactly as the RFCs spell it.
     pub const fn as_str(&self) -> &'static str {
         match self {
@@ -214,6 +236,9 @@ impl OAuthError {
             Self::InvalidClientMetadata(_) => "invalid_client_metadata",
             Self::UnsupportedTokenType(_) => "unsupported_token_type",
             Self::InvalidDpopProof(_) => "invalid_dpop_proof",
+            Self::LoginRequired(_) => "login_required",
+            Self::ConsentRequired(_) => "consent_required",
+            Self::InteractionRequired(_) => "interaction_required",
         }
     }
 
@@ -235,7 +260,10 @@ impl OAuthError {
             | Self::InvalidRedirectUri(d)
             | Self::InvalidClientMetadata(d)
             | Self::UnsupportedTokenType(d)
-            | Self::InvalidDpopProof(d) => d.as_ref(),
+            | Self::InvalidDpopProof(d)
+            | Self::LoginRequired(d)
+            | Self::ConsentRequired(d)
+            | Self::InteractionRequired(d) => d.as_ref(),
         }
         .map(Description::as_str)
     }
@@ -311,6 +339,9 @@ impl OAuthError {
             Self::InvalidClientMetadata(_) => Self::InvalidClientMetadata(d),
             Self::UnsupportedTokenType(_) => Self::UnsupportedTokenType(d),
             Self::InvalidDpopProof(_) => Self::InvalidDpopProof(d),
+            Self::LoginRequired(_) => Self::LoginRequired(d),
+            Self::ConsentRequired(_) => Self::ConsentRequired(d),
+            Self::InteractionRequired(_) => Self::InteractionRequired(d),
         }
     }
 }
@@ -348,6 +379,9 @@ mod tests {
             OAuthError::InvalidClientMetadata(None),
             OAuthError::UnsupportedTokenType(None),
             OAuthError::InvalidDpopProof(None),
+            OAuthError::LoginRequired(None),
+            OAuthError::ConsentRequired(None),
+            OAuthError::InteractionRequired(None),
         ]
     }
 
@@ -373,6 +407,9 @@ mod tests {
                 "invalid_client_metadata",
                 "unsupported_token_type",
                 "invalid_dpop_proof",
+                "login_required",
+                "consent_required",
+                "interaction_required",
             ]
         );
     }

@@ -106,6 +106,7 @@ fn authorization_code_then_refresh_then_reuse() {
             code_id: "code-1",
             tenant: &tenant,
             lifetime: lifetimes.authorization_code,
+            auth_time: Some(t0),
         },
         t0,
         &mut rng,

@@ -1,7 +1,7 @@
 //! Persistence for keygate: repository traits for everything in `apim_db` (APIs,
 //! applications, subscriptions, key mappings, OAuth clients, tokens, codes, scopes,
 //! throttling policies, deny conditions, revoked tokens, the key manager's signing keys
-//! and server secrets) and the [`UserStore`] of
+//! and server secrets, browser login sessions and consents) and the [`UserStore`] of
 //! `shared_db`, implemented once in SQL over SQLite, PostgreSQL and MySQL/MariaDB, with
 //! embedded migrations per backend.
 //!
@@ -24,6 +24,7 @@ mod migrate;
 mod passwords;
 mod policies;
 mod scopes;
+mod sessions;
 mod stores;
 mod tokens;
 mod users;
@@ -42,6 +43,7 @@ pub use policies::{
     SubscriptionPolicyRepository,
 };
 pub use scopes::ScopeRepository;
+pub use sessions::{ConsentRepository, LoginSession, LoginSessionRepository, UserConsent};
 pub use stores::{SchemaVersions, Stores};
 pub use tokens::{AccessTokenRepository, AuthorizationCodeRepository, CodeConsumption};
 pub use users::{NewUser, UserStore};

@@ -16,6 +16,7 @@ use crate::policies::{
     SubscriptionPolicyRepository,
 };
 use crate::scopes::ScopeRepository;
+use crate::sessions::{ConsentRepository, LoginSessionRepository};
 use crate::tokens::{AccessTokenRepository, AuthorizationCodeRepository};
 use crate::users::{SqlUserStore, UserStore};
 use keygate_model::Tenant;
@@ -190,6 +191,16 @@ impl Stores {
 
     /// The key manager's signing keys, server secrets and used assertion ids.
     pub fn keys(&self) -> &dyn KeyRepository {
+        &self.apim
+    }
+
+    /// Browser login sessions at the key manager.
+    pub fn login_sessions(&self) -> &dyn LoginSessionRepository {
+        &self.apim
+    }
+
+    /// Consents users gave to clients.
+    pub fn consents(&self) -> &dyn ConsentRepository {
         &self.apim
     }
 

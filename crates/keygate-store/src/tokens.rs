@@ -128,7 +128,8 @@ const TOKEN_COLUMNS: &str = "token_id, tenant, token_digest, token_value, refres
      binding_thumbprint";
 
 const CODE_COLUMNS: &str = "code_id, tenant, code_digest, client_id, subject, redirect_uri, \
-     scopes, pkce_challenge, pkce_method, nonce, issued_at_ms, validity_ms, state, token_id";
+     scopes, pkce_challenge, pkce_method, nonce, issued_at_ms, validity_ms, state, token_id, \
+     auth_time_ms";
 
 /// Tokens that revocation still changes.
 const LIVE: &str = "state IN ('ACTIVE', 'INACTIVE')";
@@ -171,6 +172,7 @@ fn code_from_row(row: &AnyRow) -> StoreResult<AuthorizationCode> {
         validity_ms: row.int("validity_ms")?,
         state: row.parsed("state")?,
         token_id: row.opt_text("token_id")?,
+        auth_time_ms: row.opt_int("auth_time_ms")?,
     })
 }
 
@@ -429,7 +431,7 @@ impl AuthorizationCodeRepository for SqlApim {
         self.db
             .query(&format!(
                 "INSERT INTO kg_authorization_code ({CODE_COLUMNS}) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ))
             .bind(c.code_id.clone())
             .bind(c.tenant.domain().to_owned())
@@ -445,6 +447,7 @@ impl AuthorizationCodeRepository for SqlApim {
             .bind(c.validity_ms)
             .bind(c.state.as_str())
             .bind(c.token_id.clone())
+            .bind(c.auth_time_ms)
             .execute(self.db.pool())
             .await
             .map_err(|e| self.db.fail(e, "authorization code with this id or digest"))?;

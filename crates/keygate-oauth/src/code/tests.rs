@@ -43,6 +43,7 @@ fn new_code(request: &AuthorizeRequest) -> NewCode {
         code_id: "code-1",
         tenant: &tenant,
         lifetime: Duration::from_secs(300),
+        auth_time: Some(NOW - Duration::from_secs(60)),
     };
     issue(&issue_with, NOW, &mut CountingRandom(7), |c| {
         format!("h:{}", s256_challenge(c.expose()))
@@ -86,6 +87,7 @@ fn issue_records_the_request() {
     assert_eq!(record.pkce_challenge, Some(s256_challenge(VERIFIER)));
     assert_eq!(record.pkce_method, Some(PkceMethod::S256));
     assert_eq!(record.nonce.as_deref(), Some("n-0S6"));
+    assert_eq!(record.auth_time_ms, Some(1_699_999_940_000));
     assert_eq!(record.issued_at_ms, 1_700_000_000_000);
     assert_eq!(record.validity_ms, 300_000);
     assert_eq!(record.state, CodeState::Active);
@@ -102,6 +104,7 @@ fn issue_records_the_request() {
         code_id: "c",
         tenant: &tenant,
         lifetime: Duration::from_secs(1),
+        auth_time: None,
     };
     assert_eq!(
         issue(&broken, NOW, &mut BrokenRandom, |c| c.expose().to_owned()),

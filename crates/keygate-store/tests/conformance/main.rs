@@ -11,6 +11,7 @@ mod concurrency;
 mod keys;
 mod migrations;
 mod oauth;
+mod sessions;
 mod throttling;
 mod unavailable;
 mod users;
@@ -35,6 +36,8 @@ conformance!(stores:
     keys::signing_keys_and_rotation,
     keys::server_secrets_are_created_once,
     keys::assertion_ids_are_single_use,
+    sessions::login_sessions_expire_and_end,
+    sessions::consents_are_remembered_per_user_and_client,
 );
 
 conformance!(database:

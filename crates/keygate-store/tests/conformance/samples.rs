@@ -152,6 +152,7 @@ pub fn code(client_id: &str, digest: &str) -> AuthorizationCode {
         pkce_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
         pkce_method: Some(PkceMethod::S256),
         nonce: Some("n-0S6_WzA2Mj".into()),
+        auth_time_ms: Some(NOW - 60_000),
         issued_at_ms: NOW,
         validity_ms: 300_000,
         state: CodeState::Active,
