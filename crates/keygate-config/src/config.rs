@@ -268,6 +268,14 @@ impl Config {
         self.server.roles = roles;
     }
 
+    /// Replaces `[server] offset` and moves every listener with it, as WSO2's
+    /// `-DportOffset` does at start-up.
+    pub fn set_offset(&mut self, offset: u16) -> Result<(), PortOverflow> {
+        self.ports = Ports::with_offset(offset)?;
+        self.server.offset = offset;
+        Ok(())
+    }
+
     /// Replaces the data directory; embedded databases whose location was defaulted move
     /// under the new directory, ones the file placed stay where they are.
     pub fn set_data_dir(&mut self, dir: PathBuf) {

@@ -61,6 +61,9 @@ pub struct ServerArgs {
     /// Roles to run, comma separated: key-manager, control-plane, gateway, traffic-manager.
     #[arg(long, value_delimiter = ',', env = "KEYGATE_ROLES")]
     pub roles: Vec<String>,
+    /// Added to every listener port, overriding `[server] offset` (WSO2's `-DportOffset`).
+    #[arg(long, env = "KEYGATE_PORT_OFFSET")]
+    pub port_offset: Option<u16>,
     /// Log line format.
     #[arg(long, value_enum, default_value_t = LogFormatArg::Human, env = "KEYGATE_LOG_FORMAT")]
     pub log_format: LogFormatArg,

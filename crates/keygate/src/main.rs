@@ -76,6 +76,11 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
         }
         config.set_roles(roles);
     }
+    if let Some(offset) = args.port_offset {
+        config
+            .set_offset(offset)
+            .map_err(|e| anyhow::anyhow!("--port-offset: {e}"))?;
+    }
     let runtime = runtime(&config)?;
     runtime.block_on(async move {
         let node = keygate_server::start(ServerOptions::new(config.clone())).await?;

@@ -194,15 +194,31 @@ fn sigterm(pid: u32) {
     assert!(status.success());
 }
 
+/// A port offset whose management and gateway ports are all free right now, so the test
+/// runs beside anything else on this machine (a developer's own keygate on 9443, say).
+fn free_offset() -> u16 {
+    let base = 20_000 + (std::process::id() % 20_000) as u16;
+    (0..200)
+        .map(|step| base + step * 7)
+        .find(|offset| {
+            [9443u16, 8243, 8280]
+                .iter()
+                .all(|port| std::net::TcpListener::bind(("0.0.0.0", port + offset)).is_ok())
+        })
+        .expect("a free port offset")
+}
+
 #[test]
 fn server_with_no_config_starts_prints_once_and_stops_on_sigterm() {
     let cwd = tempfile::tempdir().unwrap();
+    let offset = free_offset();
     let mut printed = Vec::new();
     for run in 0..2 {
         // The second run logs JSON lines.
         let format = if run == 0 { "human" } else { "json" };
         let mut child = keygate()
-            .args(["server", "--log-format", format])
+            .args(["server", "--log-format", format, "--port-offset"])
+            .arg(offset.to_string())
             .current_dir(cwd.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -217,7 +233,10 @@ fn server_with_no_config_starts_prints_once_and_stops_on_sigterm() {
                 Ok(line) => out.push(line),
                 Err(_) => {
                     let _ = child.kill();
-                    panic!("run {run}: server not ready in 30 s; printed {out:?}");
+                    let mut logs = String::new();
+                    let _ =
+                        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs);
+                    panic!("run {run}: server not ready; printed {out:?}; logs:\n{logs}");
                 }
             }
         }
@@ -252,16 +271,10 @@ fn server_with_no_config_starts_prints_once_and_stops_on_sigterm() {
         printed.push(out.join("\n"));
     }
     assert!(printed[0].contains("ready in"), "{}", printed[0]);
-    assert!(
-        printed[0].contains("https://localhost:9443/"),
-        "{}",
-        printed[0]
-    );
-    assert!(
-        printed[0].contains("http://localhost:8280/"),
-        "{}",
-        printed[0]
-    );
+    let management = format!("https://localhost:{}/", 9443 + offset);
+    let gateway = format!("http://localhost:{}/", 8280 + offset);
+    assert!(printed[0].contains(&management), "{}", printed[0]);
+    assert!(printed[0].contains(&gateway), "{}", printed[0]);
     assert!(printed[0].contains("password"), "{}", printed[0]);
     assert!(
         !printed[1].contains("password"),
