@@ -39,13 +39,15 @@ ensure_nats() {
 }
 
 # The seed's users and databases (apimadmin on apim_db, regadmin on shared_db) on both
-# servers, as step 3 of the seed has a user create them.
+# servers, as step 3 of the seed has a user create them. The databases are made anew on
+# every run, so each run starts from the schema of the commit under test.
 create_seed_databases() {
   for pair in apimadmin:apim_db regadmin:shared_db; do
     local user=${pair%%:*} db=${pair##*:}
     pg -c "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='$user') THEN CREATE ROLE $user LOGIN PASSWORD '$user'; END IF; END\$\$;"
-    [ -n "$(pg -c "SELECT 1 FROM pg_database WHERE datname='$db'")" ] || pg -c "CREATE DATABASE $db OWNER $user"
-    my -e "CREATE DATABASE IF NOT EXISTS $db;
+    pg -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+    pg -c "CREATE DATABASE $db OWNER $user"
+    my -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db;
            CREATE USER IF NOT EXISTS '$user'@'%' IDENTIFIED BY '$user';
            CREATE USER IF NOT EXISTS '$user'@'localhost' IDENTIFIED BY '$user';
            GRANT ALL PRIVILEGES ON $db.* TO '$user'@'%';
