@@ -64,6 +64,10 @@ pub enum Failure {
     TooLarge,
     /// The endpoint does not take this HTTP method: `405` with `invalid_request`.
     MethodNotAllowed,
+    /// The caller is known but may not use the resource: `403` with the error.
+    Forbidden(OAuthError),
+    /// What the request names does not exist: `404` with the error.
+    NotFound(OAuthError),
     /// Storage (or another dependency) cannot be reached: `503 temporarily_unavailable`.
     Unavailable,
     /// An internal failure: `500 server_error`, no detail.
@@ -102,7 +106,7 @@ impl Failure {
     /// The OAuth error the response carries.
     pub fn oauth_error(&self) -> OAuthError {
         match self {
-            Self::OAuth(e) => e.clone(),
+            Self::OAuth(e) | Self::Forbidden(e) | Self::NotFound(e) => e.clone(),
             Self::TooLarge => OAuthError::invalid_request("request body too large"),
             Self::MethodNotAllowed => {
                 OAuthError::invalid_request("the endpoint does not accept this method")
@@ -117,6 +121,8 @@ impl Failure {
         match self {
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
             other => StatusCode::from_u16(other.oauth_error().status())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         }

@@ -171,6 +171,7 @@ impl KeyManager {
                 &format!("{OAUTH_METADATA_PATH}{issuer_path}"),
                 get(metadata),
             );
+        router = router.merge(self.service_routes());
         router.with_state(self.clone())
     }
 }

@@ -19,9 +19,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access_control;
 pub mod assertion;
+pub mod client_metadata;
 pub mod clients;
 pub mod clock;
+pub mod dcr;
 pub mod discovery;
 pub mod errors;
 pub mod events;
@@ -30,12 +33,16 @@ pub mod http;
 pub mod introspection;
 mod manager;
 pub mod mtls;
+pub mod operations;
 pub mod protection;
 pub mod revocation;
+pub mod services;
 pub mod settings;
 pub mod signing;
+pub mod throttle_data;
 pub mod tokens;
 pub mod userinfo;
+pub mod validation;
 
 pub use clock::{Clock, Entropy, ManualClock, SystemClock, SystemEntropy};
 pub use errors::{Failure, KmError};

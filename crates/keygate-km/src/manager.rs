@@ -54,6 +54,7 @@ pub(crate) struct Inner {
     pub(crate) remote_keys: RemoteKeys,
     pub(crate) certificates: CertificateAuthenticator,
     pub(crate) events: RevocationEvents,
+    pub(crate) services: crate::services::ServiceState,
 }
 
 impl KeyManager {
@@ -109,6 +110,7 @@ impl KeyManager {
             mutual_tls = settings.mutual_tls_enabled,
             "key manager ready"
         );
+        let services = crate::services::ServiceState::new(&settings.services);
         Ok(KeyManager {
             inner: Arc::new(Inner {
                 settings,
@@ -121,6 +123,7 @@ impl KeyManager {
                 remote_keys,
                 certificates,
                 events,
+                services,
             }),
         })
     }
