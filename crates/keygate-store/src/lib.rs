@@ -1,9 +1,9 @@
 //! Persistence for keygate: repository traits for everything in `apim_db` (APIs,
 //! applications, subscriptions, key mappings, OAuth clients, tokens, codes, scopes,
-//! throttling policies, deny conditions, revoked tokens, the key manager's signing keys
-//! and server secrets, browser login sessions and consents) and the [`UserStore`] of
-//! `shared_db`, implemented once in SQL over SQLite, PostgreSQL and MySQL/MariaDB, with
-//! embedded migrations per backend.
+//! throttling policies, deny conditions, revoked tokens, the change outbox gateways are
+//! fed from, the key manager's signing keys and server secrets, browser login sessions
+//! and consents) and the [`UserStore`] of `shared_db`, implemented once in SQL over
+//! SQLite, PostgreSQL and MySQL/MariaDB, with embedded migrations per backend.
 //!
 //! The server opens [`Stores`] and reaches each repository through it; `keygate migrate`
 //! calls [`migrate`]. Times come in as `now_ms` arguments or inside the records: the store
@@ -21,6 +21,7 @@ mod db;
 mod error;
 mod keys;
 mod migrate;
+mod outbox;
 mod passwords;
 mod policies;
 mod scopes;
@@ -38,6 +39,7 @@ pub use db::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Page, StoreOption
 pub use error::{StoreError, StoreResult, redact_url};
 pub use keys::{KeyRepository, StoredSigningKey};
 pub use migrate::{MigrateMode, MigrationReport, latest_schema_version, migrate, migrate_to};
+pub use outbox::{ChangeOperation, ChangeOutboxRepository, ChangedEntity, OutboxEntry};
 pub use policies::{
     ApiPolicyRepository, ApplicationPolicyRepository, GlobalPolicyRepository,
     SubscriptionPolicyRepository,

@@ -11,6 +11,7 @@ use crate::db::{Db, StoreOptions};
 use crate::error::StoreResult;
 use crate::keys::KeyRepository;
 use crate::migrate::{self, MigrateMode};
+use crate::outbox::ChangeOutboxRepository;
 use crate::policies::{
     ApiPolicyRepository, ApplicationPolicyRepository, GlobalPolicyRepository,
     SubscriptionPolicyRepository,
@@ -201,6 +202,11 @@ impl Stores {
 
     /// Consents users gave to clients.
     pub fn consents(&self) -> &dyn ConsentRepository {
+        &self.apim
+    }
+
+    /// The change outbox: which replicated row changed at which revision.
+    pub fn change_outbox(&self) -> &dyn ChangeOutboxRepository {
         &self.apim
     }
 

@@ -11,6 +11,7 @@ mod concurrency;
 mod keys;
 mod migrations;
 mod oauth;
+mod outbox;
 mod sessions;
 mod throttling;
 mod unavailable;
@@ -38,6 +39,9 @@ conformance!(stores:
     keys::assertion_ids_are_single_use,
     sessions::login_sessions_expire_and_end,
     sessions::consents_are_remembered_per_user_and_client,
+    outbox::writes_are_recorded_in_order,
+    outbox::policies_conditions_and_revocations_are_recorded,
+    outbox::concurrent_writers_get_gapless_revisions,
 );
 
 conformance!(database:
