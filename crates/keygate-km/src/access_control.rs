@@ -222,12 +222,10 @@ impl CredentialCache {
 }
 
 /// The middleware: decides by the rules, authenticates and authorizes the caller of a
-/// secured resource, and hands it on as a [`Principal`].
-pub(crate) async fn guard(
-    State(km): State<KeyManager>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// secured resource, and hands it on as a [`Principal`]. Mount it with
+/// `axum::middleware::from_fn_with_state(key_manager, guard)` over routes of the key
+/// manager's listener that are not public.
+pub async fn guard(State(km): State<KeyManager>, mut request: Request, next: Next) -> Response {
     let inner = &km.inner;
     let access = inner
         .services

@@ -16,6 +16,8 @@
 //! WSO2 does. Regenerating the secret, or deleting the client, revokes every token issued
 //! to it.
 //!
+//! Owners and user names may carry WSO2's `@carbon.super`; it is dropped.
+//!
 //! Claims come back as WSO2's `ClaimsList`: `{"count": n, "list": [{"uri", "value"}]}`,
 //! for the user named (`username`, with or without `@carbon.super`) or the subject of an
 //! access token (`accessToken`), in the `http://wso2.org/claims` dialect (`dialect` may
@@ -52,7 +54,12 @@ pub(crate) async fn create(
         }
         None => inner.new_client_id()?,
     };
-    let owner = metadata.owner.clone().unwrap_or(caller.username);
+    let owner = metadata
+        .owner
+        .as_deref()
+        .map(local_name)
+        .unwrap_or(&caller.username)
+        .to_owned();
     let mut fresh = inner.fresh_client(&client_id, &owner);
     if let Some(secret) = metadata.provided_client_secret()? {
         fresh.secret_digest = Some(inner.protection.seal_client_secret(secret)?);
@@ -105,7 +112,7 @@ pub(crate) async fn update(
     }
     let mut changed = metadata.apply(current, &inner.metadata_rules(false))?;
     if let Some(owner) = &metadata.owner {
-        changed.owner = owner.clone();
+        changed.owner = local_name(owner).to_owned();
     }
     let secret = inner.issue_secret_if_needed(&mut changed)?;
     let stored = inner.store_update(&changed).await?;
@@ -178,10 +185,7 @@ pub(crate) async fn user_claims(
             .ok_or(OAuthError::InvalidToken(None))?,
         (None, None) => return Err(OAuthError::missing_parameter("username").into()),
     };
-    let username = username
-        .strip_suffix(&format!("@{SUPER_TENANT_DOMAIN}"))
-        .unwrap_or(&username)
-        .to_owned();
+    let username = local_name(&username).to_owned();
     let dialect = text("dialect").unwrap_or_else(|| claims::DIALECT.to_owned());
     let user = inner
         .stores
@@ -202,6 +206,14 @@ pub(crate) async fn user_claims(
         StatusCode::OK,
         json!({ "count": list.len(), "list": list }),
     ))
+}
+
+/// A user name without the super tenant's `@carbon.super`, as WSO2 qualifies names.
+fn local_name(username: &str) -> &str {
+    username
+        .strip_suffix(SUPER_TENANT_DOMAIN)
+        .and_then(|rest| rest.strip_suffix('@'))
+        .unwrap_or(username)
 }
 
 impl Inner {
