@@ -431,3 +431,82 @@ async fn other_nodes_pick_up_a_rotation_within_the_reload_interval() {
     km.advance(keygate_km::signing::RELOAD_INTERVAL);
     assert_eq!(jwks_of(&other).await, [old_kid, new_kid]);
 }
+
+/// WSO2's own keystore, made the way WSO2 ships `wso2carbon.jks`: RSA 2048 under the
+/// alias `wso2carbon`, by the JDK's `keytool`.
+#[tokio::test]
+async fn wso2carbon_jks_signs_rs256_and_keys_token_encryption() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wso2carbon.jks");
+    let made = std::process::Command::new("keytool")
+        .args([
+            "-genkeypair",
+            "-alias",
+            "wso2carbon",
+            "-keyalg",
+            "RSA",
+            "-keysize",
+            "2048",
+            "-validity",
+            "365",
+            "-dname",
+            "CN=localhost, O=WSO2",
+            "-storetype",
+            "JKS",
+            "-storepass",
+            "wso2carbon",
+            "-keypass",
+            "wso2carbon",
+            "-keystore",
+        ])
+        .arg(&file)
+        .output();
+    match made {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!("keytool failed: {}", String::from_utf8_lossy(&out.stderr)),
+        Err(_) => {
+            eprintln!("SKIPPED: keytool not available");
+            return;
+        }
+    }
+    let keystore = keygate_config::KeystoreRef {
+        file,
+        kind: keygate_config::KeystoreKind::Jks,
+        password: keygate_model::Secret::new("wso2carbon"),
+        alias: Some("wso2carbon".into()),
+        key_password: None,
+    };
+    let mut configured = settings(TokenPersistence::Encrypt);
+    configured.primary_keystore = Some(keystore.clone());
+    configured.internal_keystore = Some(keystore);
+    let km = Km::start_with(configured).await;
+    let set = jwks(&km).await;
+    let jwk = &set.keys[0];
+    assert_eq!(serde_json::to_value(jwk).unwrap()["kty"], "RSA");
+    assert_eq!(jwk.alg.as_deref(), Some("RS256"));
+    assert_eq!(jwk.kid.as_deref(), Some(jwk.thumbprint().as_str()));
+    assert!(jwk.x5c.is_some() && jwk.x5t_s256.is_some());
+
+    km.secret_client("app", "app-secret", GRANTS, TokenType::Jwt)
+        .await;
+    let token = km
+        .client_credentials("app", "app-secret", None)
+        .await
+        .ok()
+        .field("access_token");
+    let (keys, _) = VerifyingKeySet::from_jwk_set(&set);
+    jwt::decode(&token, &keys, &Validation::new(START)).unwrap();
+    let record = km
+        .stores
+        .tokens()
+        .token(jwt_claims(&token)["jti"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = record.token_value.unwrap();
+    assert!(
+        stored.starts_with("ks-"),
+        "encrypted under the keystore-derived key"
+    );
+    assert!(!stored.contains(&token));
+}
