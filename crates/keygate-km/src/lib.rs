@@ -16,6 +16,12 @@
 //! token endpoint), [`tokens`] (minting), [`introspection`], [`revocation`], [`events`]
 //! (revocations on the bus), [`userinfo`], [`discovery`], [`signing`] (keys and
 //! rotation), [`protection`] (at-rest protection), [`clock`].
+//!
+//! Beyond OAuth, for registrants and for the other roles: [`services`] mounts
+//! [`dcr`] (RFC 7591/7592 client registration, metadata checked by [`client_metadata`]),
+//! [`operations`] (the control plane's `/keymanager-operations/`), [`validation`] (the key
+//! validation service gateways ask about opaque tokens) and [`throttle_data`], all behind
+//! the one middleware of [`access_control`] (`[[resource.access_control]]`).
 
 #![forbid(unsafe_code)]
 
