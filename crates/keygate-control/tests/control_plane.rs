@@ -1,0 +1,702 @@
+//! The control plane through HTTP on SQLite: the publisher → devportal story, lifecycle
+//! rules, 400/401/403/404/409 answers, ownership, the internal data service, events on
+//! the bus in revision order, event/snapshot consistency against the gateway's own
+//! replica, no event for a refused write, and a relay that resumes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine;
+use http_body_util::BodyExt;
+use keygate_bus::{BusMessage, EventBus, InProcessBus, Subject, SubjectPrefix};
+use keygate_control::{ControlPlane, ControlSettings, OutboxRelay, ServiceAccount};
+use keygate_gateway::{ApplyOutcome, Replica, ReplicaChange, ReplicaData};
+use keygate_model::{Secret, roles};
+use keygate_store::{MigrateMode, NewUser, StoreOptions, Stores};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceExt;
+
+struct Fixture {
+    stores: Arc<Stores>,
+    bus: Arc<InProcessBus>,
+    control: ControlPlane,
+    router: Router,
+    _dir: tempfile::TempDir,
+}
+
+const PASSWORD: &str = "Pa55word!";
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("apim.db").display());
+    let options = StoreOptions::new(url);
+    let stores = Arc::new(
+        Stores::open(&options, &options, MigrateMode::Apply)
+            .await
+            .unwrap(),
+    );
+    let users = stores.users();
+    for role in [
+        roles::CREATOR,
+        roles::PUBLISHER,
+        roles::SUBSCRIBER,
+        roles::ADMIN,
+    ] {
+        let _ = users.add_role(role).await;
+    }
+    for (name, user_roles) in [
+        ("alice", vec![roles::CREATOR, roles::PUBLISHER]),
+        ("bob", vec![roles::SUBSCRIBER]),
+        ("carol", vec![roles::SUBSCRIBER]),
+        ("root", vec![roles::ADMIN]),
+    ] {
+        users
+            .add_user(
+                &NewUser {
+                    username: name.into(),
+                    password: Secret::from(PASSWORD),
+                    roles: user_roles.into_iter().map(String::from).collect(),
+                    claims: Default::default(),
+                },
+                1,
+            )
+            .await
+            .unwrap();
+    }
+    let bus = Arc::new(InProcessBus::default());
+    let settings = ControlSettings {
+        service_account: Some(ServiceAccount {
+            username: "km".into(),
+            password: Secret::from("km-secret"),
+        }),
+        ..ControlSettings::default()
+    };
+    let control = ControlPlane::new(stores.clone(), bus.clone(), settings);
+    let router = control.router();
+    Fixture {
+        stores,
+        bus,
+        control,
+        router,
+        _dir: dir,
+    }
+}
+
+fn basic(user: &str, password: &str) -> String {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {encoded}")
+}
+
+impl Fixture {
+    async fn call_as(
+        &self,
+        auth: Option<String>,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(auth) = auth {
+            request = request.header(header::AUTHORIZATION, auth);
+        }
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        (status, value)
+    }
+
+    async fn call(
+        &self,
+        user: &str,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call_as(Some(basic(user, PASSWORD)), method, uri, body)
+            .await
+    }
+
+    async fn create_api(&self, name: &str, context: &str) -> String {
+        let (status, body) = self
+            .call(
+                "alice",
+                "POST",
+                "/api/am/publisher/v1/apis",
+                Some(api_body(name, context)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn lifecycle(&self, api: &str, action: &str) -> (StatusCode, Value) {
+        let action = action.replace(' ', "%20");
+        self.call(
+            "alice",
+            "POST",
+            &format!("/api/am/publisher/v1/apis/change-lifecycle?apiId={api}&action={action}"),
+            None,
+        )
+        .await
+    }
+
+    async fn create_app(&self, user: &str, name: &str) -> String {
+        let (status, body) = self
+            .call(
+                user,
+                "POST",
+                "/api/am/devportal/v1/applications",
+                Some(json!({"name": name, "throttlingPolicy": "10PerMin"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["applicationId"].as_str().unwrap().to_owned()
+    }
+
+    async fn subscribe(&self, user: &str, app: &str, api: &str, tier: &str) -> (StatusCode, Value) {
+        self.call(
+            user,
+            "POST",
+            "/api/am/devportal/v1/subscriptions",
+            Some(json!({"applicationId": app, "apiId": api, "throttlingPolicy": tier})),
+        )
+        .await
+    }
+}
+
+fn api_body(name: &str, context: &str) -> Value {
+    json!({
+        "name": name,
+        "context": context,
+        "version": "1.0.0",
+        "endpointConfig": {"production_endpoints": {"url": "http://127.0.0.1:9000/v1"}},
+        "policies": ["Gold", "Unlimited"],
+        "operations": [
+            {"target": "/items", "verb": "GET", "authType": "Application & Application User",
+             "throttlingPolicy": "Unlimited"},
+            {"target": "/items/{id}", "verb": "DELETE", "authType": "Application User",
+             "throttlingPolicy": "Unlimited", "scopes": ["items:delete"]}
+        ]
+    })
+}
+
+/// Every event on the bus so far, after the initial resync.
+async fn drain(subscription: &mut keygate_bus::Subscription) -> Vec<keygate_bus::Envelope> {
+    let mut events = Vec::new();
+    while let Ok(Some(message)) =
+        tokio::time::timeout(Duration::from_millis(200), subscription.next()).await
+    {
+        match message {
+            BusMessage::Event(envelope) => events.push(envelope),
+            BusMessage::Resync { .. } => {}
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn publisher_to_devportal_story_with_consistent_events_and_snapshot() {
+    let f = fixture().await;
+    let mut feed = f
+        .bus
+        .subscribe(&Subject::notification(&SubjectPrefix::default()))
+        .await
+        .unwrap();
+
+    // Publisher: create, refuse a duplicate and a bad body, read, update, publish.
+    let pets = f.create_api("Pets", "/pets").await;
+    let (status, body) = f
+        .call(
+            "alice",
+            "POST",
+            "/api/am/publisher/v1/apis",
+            Some(api_body("Pets2", "/pets")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = f
+        .call(
+            "alice",
+            "POST",
+            "/api/am/publisher/v1/apis",
+            Some(json!({"name": "", "context": "nope", "version": "1.0.0",
+                        "operations": [{"target": "/x", "verb": "FETCH"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let fields: Vec<&str> = body["error"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "context", "operations[0].verb"]);
+    let (status, body) = f
+        .call(
+            "alice",
+            "GET",
+            &format!("/api/am/publisher/v1/apis/{pets}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["lifeCycleStatus"], "CREATED");
+    assert_eq!(body["provider"], "alice");
+    assert_eq!(body["operations"][1]["authType"], "Application_User");
+    let mut changed = body.clone();
+    changed["description"] = json!("All the pets");
+    let (status, body) = f
+        .call(
+            "alice",
+            "PUT",
+            &format!("/api/am/publisher/v1/apis/{pets}"),
+            Some(changed.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["description"], "All the pets");
+    changed["version"] = json!("2.0.0");
+    let (status, _) = f
+        .call(
+            "alice",
+            "PUT",
+            &format!("/api/am/publisher/v1/apis/{pets}"),
+            Some(changed),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = f
+        .call("alice", "GET", "/api/am/publisher/v1/apis?limit=10", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["count"], 1);
+
+    // Lifecycle rules.
+    let (status, _) = f.lifecycle(&pets, "Retire").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = f.lifecycle(&pets, "Explode").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = f.lifecycle("no-such-api", "Publish").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = f.lifecycle(&pets, "Publish").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["lifecycleState"]["state"], "PUBLISHED");
+
+    // Developer Portal: application, duplicate, subscription, tier check.
+    let shop = f.create_app("bob", "shop").await;
+    let (status, _) = f
+        .call(
+            "bob",
+            "POST",
+            "/api/am/devportal/v1/applications",
+            Some(json!({"name": "shop"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // Another owner may use the same name.
+    let carols_shop = f.create_app("carol", "shop").await;
+    let (status, body) = f.subscribe("bob", &shop, &pets, "Bronze").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"][0]["field"], "throttlingPolicy");
+    let (status, body) = f.subscribe("bob", &shop, &pets, "Gold").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let subscription = body["subscriptionId"].as_str().unwrap().to_owned();
+    let (status, _) = f.subscribe("bob", &shop, &pets, "Gold").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, body) = f
+        .call(
+            "bob",
+            "PUT",
+            &format!("/api/am/devportal/v1/subscriptions/{subscription}"),
+            Some(json!({"applicationId": shop, "apiId": pets, "throttlingPolicy": "Unlimited"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["throttlingPolicy"], "Unlimited");
+    let (status, body) = f
+        .call(
+            "bob",
+            "GET",
+            &format!("/api/am/devportal/v1/subscriptions?applicationId={shop}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["count"], 1);
+    // An API with subscriptions cannot be deleted.
+    let (status, _) = f
+        .call(
+            "alice",
+            "DELETE",
+            &format!("/api/am/publisher/v1/apis/{pets}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // A retired API takes no new subscriptions.
+    let old = f.create_api("Old", "/old").await;
+    for action in ["Publish", "Deprecate"] {
+        assert_eq!(f.lifecycle(&old, action).await.0, StatusCode::OK);
+    }
+    let (status, _) = f.subscribe("carol", &carols_shop, &old, "Gold").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "deprecated");
+    assert_eq!(f.lifecycle(&old, "Retire").await.0, StatusCode::OK);
+    let (status, _) = f.subscribe("carol", &carols_shop, &old, "Gold").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "retired");
+
+    // Deletions travel too.
+    let temp = f.create_app("carol", "temp").await;
+    let (status, _) = f.subscribe("carol", &temp, &pets, "Gold").await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = f
+        .call(
+            "carol",
+            "DELETE",
+            &format!("/api/am/devportal/v1/applications/{temp}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let gone = f.create_api("Gone", "/gone").await;
+    let (status, _) = f
+        .call(
+            "alice",
+            "DELETE",
+            &format!("/api/am/publisher/v1/apis/{gone}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Events: in order, gapless from 1, each a change the gateway replica takes.
+    let published = f.control.relay().publish_pending().await.unwrap();
+    let events = drain(&mut feed).await;
+    assert_eq!(events.len(), published);
+    let revisions: Vec<u64> = events.iter().map(|e| e.revision).collect();
+    assert_eq!(revisions, (1..=published as u64).collect::<Vec<_>>());
+    assert_eq!(events[0].event_type, "API_CREATE");
+    let from_events = Replica::new();
+    for event in &events {
+        let change: ReplicaChange = serde_json::from_value(event.payload.clone()).unwrap();
+        assert_eq!(
+            from_events.apply_event(event.revision, change),
+            ApplyOutcome::Applied,
+            "{}",
+            event.event_type
+        );
+    }
+
+    // The snapshot, as a gateway loads it, equals the replica built from events.
+    let (status, body) = f
+        .call_as(
+            Some(basic("km", "km-secret")),
+            "GET",
+            "/internal/data/v1/snapshot",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let data: ReplicaData = serde_json::from_value(body).unwrap();
+    assert_eq!(data.revision, published as u64);
+    assert_eq!(data.apis.len(), 2);
+    assert_eq!(data.applications.len(), 2);
+    assert_eq!(data.subscriptions.len(), 1);
+    let from_snapshot = Replica::new();
+    assert!(from_snapshot.load_snapshot(data.clone()).is_empty());
+    let (a, b) = (from_events.snapshot(), from_snapshot.snapshot());
+    assert_eq!(a.revision(), b.revision());
+    assert_eq!(a.api_count(), b.api_count());
+    assert_eq!(a.api_count(), 1, "only the published API is deployed");
+    assert_eq!(a.subscription_count(), b.subscription_count());
+    for api in &data.apis {
+        assert_eq!(
+            a.api(&api.uuid).map(|d| d.api.clone()),
+            b.api(&api.uuid).map(|d| d.api.clone())
+        );
+    }
+    for app in &data.applications {
+        assert_eq!(
+            a.application(&app.uuid).map(|e| e.app.clone()),
+            Some(app.clone())
+        );
+        assert_eq!(a.application(&app.uuid), b.application(&app.uuid));
+    }
+    for sub in &data.subscriptions {
+        assert_eq!(
+            a.subscription(&sub.application_uuid, &sub.api_uuid)
+                .map(|s| (**s).clone()),
+            Some(sub.clone())
+        );
+    }
+    assert!(a.application(&temp).is_none() && a.api(&gone).is_none());
+    assert_eq!(
+        a.route("GET", "/pets/1.0.0/items")
+            .map(|m| m.api.api.uuid.clone())
+            .ok(),
+        Some(pets.clone())
+    );
+
+    // Each list of the data service carries the revision it was read at.
+    let (status, body) = f
+        .call_as(
+            Some(basic("km", "km-secret")),
+            "GET",
+            "/internal/data/v1/subscriptions",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["revision"], published as u64);
+    assert_eq!(body["list"][0]["uuid"], subscription.as_str());
+    for name in [
+        "apis",
+        "applications",
+        "application-key-mappings",
+        "subscription-policies",
+        "application-policies",
+        "api-policies",
+        "global-policies",
+        "block-conditions",
+        "revoked-tokens",
+    ] {
+        let (status, body) = f
+            .call_as(
+                Some(basic("km", "km-secret")),
+                "GET",
+                &format!("/internal/data/v1/{name}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        assert!(body["list"].is_array(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn refused_writes_leave_no_event_and_the_relay_resumes() {
+    let f = fixture().await;
+    let outbox = f.stores.change_outbox();
+    let pets = f.create_api("Pets", "/pets").await;
+    assert_eq!(f.control.relay().publish_pending().await.unwrap(), 1);
+    let before = outbox.current_revision().await.unwrap();
+
+    // A write the database refuses (same context and version, checked only by the unique
+    // key) rolls back with its outbox entry.
+    let mut api = f.stores.apis().api(&pets).await.unwrap().unwrap();
+    api.uuid = "another".into();
+    api.name = "Other".into();
+    assert!(
+        f.stores
+            .apis()
+            .create_api(&api)
+            .await
+            .unwrap_err()
+            .is_conflict()
+    );
+    let (status, _) = f
+        .call(
+            "alice",
+            "POST",
+            "/api/am/publisher/v1/apis",
+            Some(api_body("Pets", "/pets")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(outbox.current_revision().await.unwrap(), before);
+    assert_eq!(f.control.relay().publish_pending().await.unwrap(), 0);
+
+    // A new relay (a restarted node) resumes after the last published entry.
+    let mut feed = f
+        .bus
+        .subscribe(&Subject::notification(&SubjectPrefix::default()))
+        .await
+        .unwrap();
+    let restarted = OutboxRelay::new(
+        f.stores.clone(),
+        f.bus.clone(),
+        &SubjectPrefix::default(),
+        "cp-2",
+    );
+    assert_eq!(restarted.publish_pending().await.unwrap(), 0);
+    assert_eq!(f.lifecycle(&pets, "Publish").await.0, StatusCode::OK);
+    assert_eq!(restarted.publish_pending().await.unwrap(), 1);
+    let events = drain(&mut feed).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].revision, before + 1);
+    assert_eq!(events[0].event_type, "API_UPDATE");
+    assert_eq!(events[0].origin_node, "cp-2");
+    assert_eq!(events[0].payload["data"]["status"], "PUBLISHED");
+}
+
+#[tokio::test]
+async fn the_spawned_relay_publishes_after_a_write() {
+    let f = fixture().await;
+    let mut feed = f
+        .bus
+        .subscribe(&Subject::notification(&SubjectPrefix::default()))
+        .await
+        .unwrap();
+    let task = f.control.spawn_relay(Duration::from_secs(3600));
+    f.create_api("Pets", "/pets").await;
+    let mut got = None;
+    for _ in 0..50 {
+        if let Ok(Some(BusMessage::Event(e))) =
+            tokio::time::timeout(Duration::from_millis(100), feed.next()).await
+        {
+            got = Some(e);
+            break;
+        }
+    }
+    task.abort();
+    let event = got.expect("the write woke the relay");
+    assert_eq!(event.revision, 1);
+    assert_eq!(event.payload["kind"], "api_upserted");
+}
+
+#[tokio::test]
+async fn authentication_permissions_and_ownership() {
+    let f = fixture().await;
+    // No or wrong credentials: 401 with a challenge.
+    let (status, _) = f
+        .call_as(None, "GET", "/api/am/publisher/v1/apis", None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = f
+        .call_as(
+            Some(basic("alice", "wrong")),
+            "GET",
+            "/api/am/publisher/v1/apis",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Role matrix.
+    let (status, _) = f
+        .call(
+            "bob",
+            "POST",
+            "/api/am/publisher/v1/apis",
+            Some(api_body("Pets", "/pets")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = f
+        .call(
+            "alice",
+            "POST",
+            "/api/am/devportal/v1/applications",
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let pets = f.create_api("Pets", "/pets").await;
+    let (status, _) = f
+        .call(
+            "bob",
+            "POST",
+            &format!("/api/am/publisher/v1/apis/change-lifecycle?apiId={pets}&action=Publish"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = f
+        .call("root", "GET", "/api/am/publisher/v1/apis", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The internal data service: the service account and administrators only.
+    for (auth, expected) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some(basic("km", "nope")), StatusCode::UNAUTHORIZED),
+        (Some(basic("bob", PASSWORD)), StatusCode::FORBIDDEN),
+        (Some(basic("root", PASSWORD)), StatusCode::OK),
+        (Some(basic("km", "km-secret")), StatusCode::OK),
+    ] {
+        let (status, _) = f.call_as(auth, "GET", "/internal/data/v1/apis", None).await;
+        assert_eq!(status, expected);
+    }
+    let (status, _) = f
+        .call_as(
+            Some(basic("km", "km-secret")),
+            "GET",
+            "/internal/data/v1/nothing",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The service account is no user of the management APIs.
+    let (status, _) = f
+        .call_as(
+            Some(basic("km", "km-secret")),
+            "GET",
+            "/api/am/publisher/v1/apis",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Ownership: another subscriber's application does not exist for you.
+    assert_eq!(f.lifecycle(&pets, "Publish").await.0, StatusCode::OK);
+    let shop = f.create_app("bob", "shop").await;
+    let (status, _) = f
+        .call(
+            "carol",
+            "GET",
+            &format!("/api/am/devportal/v1/applications/{shop}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = f.subscribe("carol", &shop, &pets, "Gold").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = f
+        .call("carol", "GET", "/api/am/devportal/v1/applications", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["count"], 0);
+    let (status, body) = f.subscribe("bob", &shop, &pets, "Gold").await;
+    assert_eq!(status, StatusCode::CREATED);
+    let sub = body["subscriptionId"].as_str().unwrap().to_owned();
+    let (status, _) = f
+        .call(
+            "carol",
+            "DELETE",
+            &format!("/api/am/devportal/v1/subscriptions/{sub}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = f
+        .call(
+            "bob",
+            "DELETE",
+            &format!("/api/am/devportal/v1/subscriptions/{sub}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = f
+        .call(
+            "bob",
+            "GET",
+            &format!("/api/am/devportal/v1/subscriptions/{sub}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
