@@ -51,6 +51,28 @@ pub struct ControlSettings {
     pub subject_prefix: SubjectPrefix,
 }
 
+impl ControlSettings {
+    /// Settings from `deployment.toml`: gateways read the data service with the
+    /// `[apim.key_manager]` account, `[super_admin] admin_role` holds every permission,
+    /// and events name this node by its hostname.
+    pub fn from_config(config: &keygate_config::Config) -> Self {
+        let key_manager = &config.key_manager;
+        Self {
+            service_account: key_manager
+                .password
+                .as_ref()
+                .map(|password| ServiceAccount {
+                    username: key_manager.username.clone(),
+                    password: password.clone(),
+                }),
+            admin_role: config.super_admin.admin_role.clone(),
+            tenant: Tenant::super_tenant(),
+            origin_node: format!("{}#control-plane", config.server.hostname),
+            subject_prefix: SubjectPrefix::default(),
+        }
+    }
+}
+
 impl Default for ControlSettings {
     fn default() -> Self {
         Self {
@@ -159,5 +181,32 @@ impl ControlPlane {
         let caller = auth::authenticate(headers, self.inner.users.as_ref(), None).await?;
         caller.require(permission, &self.inner.settings.admin_role)?;
         Ok(caller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_take_the_key_manager_account_from_the_config() {
+        let text = r#"
+[server]
+hostname = "apim.example.com"
+
+[apim.key_manager]
+service_url = "https://km.example.com:9443/services/"
+username = "gateway-reader"
+password = "reader-pw"
+"#;
+        let loaded =
+            keygate_config::load_str(text, std::path::Path::new("deployment.toml")).unwrap();
+        let settings = ControlSettings::from_config(&loaded.config);
+        let account = settings.service_account.unwrap();
+        assert_eq!(account.username, "gateway-reader");
+        assert_eq!(account.password.expose(), "reader-pw");
+        assert_eq!(settings.origin_node, "apim.example.com#control-plane");
+        assert_eq!(settings.admin_role, loaded.config.super_admin.admin_role);
+        assert_eq!(settings.tenant, Tenant::super_tenant());
     }
 }

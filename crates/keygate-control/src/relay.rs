@@ -19,6 +19,9 @@ use tokio::task::JoinHandle;
 /// Entries read per query.
 const BATCH: u32 = 256;
 
+/// Published entries kept behind the newest, for inspection; older ones are purged.
+pub const RETAINED_PUBLISHED: u64 = 10_000;
+
 /// Default interval of the periodic pass.
 pub const DEFAULT_RELAY_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -133,7 +136,11 @@ impl OutboxRelay {
                 sent += 1;
             }
             if sent > 0 {
-                self.stores.change_outbox().mark_published(last).await?;
+                let outbox = self.stores.change_outbox();
+                outbox.mark_published(last).await?;
+                if last > RETAINED_PUBLISHED {
+                    outbox.purge_published(last - RETAINED_PUBLISHED).await?;
+                }
             }
             outcome?;
             if !full {

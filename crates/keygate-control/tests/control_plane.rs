@@ -1,218 +1,28 @@
-//! The control plane through HTTP on SQLite: the publisher → devportal story, lifecycle
-//! rules, 400/401/403/404/409 answers, ownership, the internal data service, events on
-//! the bus in revision order, event/snapshot consistency against the gateway's own
-//! replica, no event for a refused write, and a relay that resumes.
+//! The control plane through HTTP on SQLite, PostgreSQL and MariaDB: the publisher →
+//! devportal story, lifecycle rules, 400/401/403/404/409 answers, ownership, the internal
+//! data service, events on the bus in revision order, event/snapshot consistency against
+//! the gateway's own replica, no event for a refused write, and a relay that resumes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use base64::Engine;
-use http_body_util::BodyExt;
-use keygate_bus::{BusMessage, EventBus, InProcessBus, Subject, SubjectPrefix};
-use keygate_control::{ControlPlane, ControlSettings, OutboxRelay, ServiceAccount};
+mod common;
+
+use axum::http::StatusCode;
+use common::{Fixture, PASSWORD, api_body, basic, drain};
+use keygate_bus::{BusMessage, EventBus, Subject, SubjectPrefix};
+use keygate_control::OutboxRelay;
 use keygate_gateway::{ApplyOutcome, Replica, ReplicaChange, ReplicaData};
-use keygate_model::{Secret, roles};
-use keygate_store::{MigrateMode, NewUser, StoreOptions, Stores};
-use serde_json::{Value, json};
-use std::sync::Arc;
+use serde_json::json;
 use std::time::Duration;
-use tower::ServiceExt;
 
-struct Fixture {
-    stores: Arc<Stores>,
-    bus: Arc<InProcessBus>,
-    control: ControlPlane,
-    router: Router,
-    _dir: tempfile::TempDir,
-}
+on_all_backends!(
+    publisher_to_devportal_story_with_consistent_events_and_snapshot,
+    refused_writes_leave_no_event_and_the_relay_resumes,
+    the_spawned_relay_publishes_after_a_write,
+    authentication_permissions_and_ownership,
+);
 
-const PASSWORD: &str = "Pa55word!";
-
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("apim.db").display());
-    let options = StoreOptions::new(url);
-    let stores = Arc::new(
-        Stores::open(&options, &options, MigrateMode::Apply)
-            .await
-            .unwrap(),
-    );
-    let users = stores.users();
-    for role in [
-        roles::CREATOR,
-        roles::PUBLISHER,
-        roles::SUBSCRIBER,
-        roles::ADMIN,
-    ] {
-        let _ = users.add_role(role).await;
-    }
-    for (name, user_roles) in [
-        ("alice", vec![roles::CREATOR, roles::PUBLISHER]),
-        ("bob", vec![roles::SUBSCRIBER]),
-        ("carol", vec![roles::SUBSCRIBER]),
-        ("root", vec![roles::ADMIN]),
-    ] {
-        users
-            .add_user(
-                &NewUser {
-                    username: name.into(),
-                    password: Secret::from(PASSWORD),
-                    roles: user_roles.into_iter().map(String::from).collect(),
-                    claims: Default::default(),
-                },
-                1,
-            )
-            .await
-            .unwrap();
-    }
-    let bus = Arc::new(InProcessBus::default());
-    let settings = ControlSettings {
-        service_account: Some(ServiceAccount {
-            username: "km".into(),
-            password: Secret::from("km-secret"),
-        }),
-        ..ControlSettings::default()
-    };
-    let control = ControlPlane::new(stores.clone(), bus.clone(), settings);
-    let router = control.router();
-    Fixture {
-        stores,
-        bus,
-        control,
-        router,
-        _dir: dir,
-    }
-}
-
-fn basic(user: &str, password: &str) -> String {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    format!("Basic {encoded}")
-}
-
-impl Fixture {
-    async fn call_as(
-        &self,
-        auth: Option<String>,
-        method: &str,
-        uri: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(auth) = auth {
-            request = request.header(header::AUTHORIZATION, auth);
-        }
-        let request = match body {
-            Some(body) => request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.to_string())),
-            None => request.body(Body::empty()),
-        }
-        .unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        (status, value)
-    }
-
-    async fn call(
-        &self,
-        user: &str,
-        method: &str,
-        uri: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        self.call_as(Some(basic(user, PASSWORD)), method, uri, body)
-            .await
-    }
-
-    async fn create_api(&self, name: &str, context: &str) -> String {
-        let (status, body) = self
-            .call(
-                "alice",
-                "POST",
-                "/api/am/publisher/v1/apis",
-                Some(api_body(name, context)),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["id"].as_str().unwrap().to_owned()
-    }
-
-    async fn lifecycle(&self, api: &str, action: &str) -> (StatusCode, Value) {
-        let action = action.replace(' ', "%20");
-        self.call(
-            "alice",
-            "POST",
-            &format!("/api/am/publisher/v1/apis/change-lifecycle?apiId={api}&action={action}"),
-            None,
-        )
-        .await
-    }
-
-    async fn create_app(&self, user: &str, name: &str) -> String {
-        let (status, body) = self
-            .call(
-                user,
-                "POST",
-                "/api/am/devportal/v1/applications",
-                Some(json!({"name": name, "throttlingPolicy": "10PerMin"})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["applicationId"].as_str().unwrap().to_owned()
-    }
-
-    async fn subscribe(&self, user: &str, app: &str, api: &str, tier: &str) -> (StatusCode, Value) {
-        self.call(
-            user,
-            "POST",
-            "/api/am/devportal/v1/subscriptions",
-            Some(json!({"applicationId": app, "apiId": api, "throttlingPolicy": tier})),
-        )
-        .await
-    }
-}
-
-fn api_body(name: &str, context: &str) -> Value {
-    json!({
-        "name": name,
-        "context": context,
-        "version": "1.0.0",
-        "endpointConfig": {"production_endpoints": {"url": "http://127.0.0.1:9000/v1"}},
-        "policies": ["Gold", "Unlimited"],
-        "operations": [
-            {"target": "/items", "verb": "GET", "authType": "Application & Application User",
-             "throttlingPolicy": "Unlimited"},
-            {"target": "/items/{id}", "verb": "DELETE", "authType": "Application User",
-             "throttlingPolicy": "Unlimited", "scopes": ["items:delete"]}
-        ]
-    })
-}
-
-/// Every event on the bus so far, after the initial resync.
-async fn drain(subscription: &mut keygate_bus::Subscription) -> Vec<keygate_bus::Envelope> {
-    let mut events = Vec::new();
-    while let Ok(Some(message)) =
-        tokio::time::timeout(Duration::from_millis(200), subscription.next()).await
-    {
-        match message {
-            BusMessage::Event(envelope) => events.push(envelope),
-            BusMessage::Resync { .. } => {}
-        }
-    }
-    events
-}
-
-#[tokio::test]
-async fn publisher_to_devportal_story_with_consistent_events_and_snapshot() {
-    let f = fixture().await;
+async fn publisher_to_devportal_story_with_consistent_events_and_snapshot(f: &Fixture) {
     let mut feed = f
         .bus
         .subscribe(&Subject::notification(&SubjectPrefix::default()))
@@ -489,9 +299,7 @@ async fn publisher_to_devportal_story_with_consistent_events_and_snapshot() {
     }
 }
 
-#[tokio::test]
-async fn refused_writes_leave_no_event_and_the_relay_resumes() {
-    let f = fixture().await;
+async fn refused_writes_leave_no_event_and_the_relay_resumes(f: &Fixture) {
     let outbox = f.stores.change_outbox();
     let pets = f.create_api("Pets", "/pets").await;
     assert_eq!(f.control.relay().publish_pending().await.unwrap(), 1);
@@ -545,9 +353,7 @@ async fn refused_writes_leave_no_event_and_the_relay_resumes() {
     assert_eq!(events[0].payload["data"]["status"], "PUBLISHED");
 }
 
-#[tokio::test]
-async fn the_spawned_relay_publishes_after_a_write() {
-    let f = fixture().await;
+async fn the_spawned_relay_publishes_after_a_write(f: &Fixture) {
     let mut feed = f
         .bus
         .subscribe(&Subject::notification(&SubjectPrefix::default()))
@@ -570,9 +376,7 @@ async fn the_spawned_relay_publishes_after_a_write() {
     assert_eq!(event.payload["kind"], "api_upserted");
 }
 
-#[tokio::test]
-async fn authentication_permissions_and_ownership() {
-    let f = fixture().await;
+async fn authentication_permissions_and_ownership(f: &Fixture) {
     // No or wrong credentials: 401 with a challenge.
     let (status, _) = f
         .call_as(None, "GET", "/api/am/publisher/v1/apis", None)
