@@ -8,7 +8,7 @@
 //! registration is switched on ([`crate::services::ServiceSettings::open_registration`],
 //! off unless set in code, since `deployment.toml` has no key for it). The registrant
 //! owns the client — an openly registered client owns itself, and so holds no user's
-//! roles. Metadata is checked by [`crate::client_metadata`] with its strict redirect
+//! roles, and gets the server-wide token lifetimes whatever it asks. Metadata is checked by [`crate::client_metadata`] with its strict redirect
 //! rules; the server assigns the client id, and a client that authenticates with a
 //! secret gets one, shown in this response only and stored sealed (HMAC under the
 //! server pepper, or encrypted) like every client secret.
@@ -23,7 +23,9 @@
 //! revokes its tokens first (§2.3) and announces it on the bus.
 
 use crate::access_control::{Credential, Principal};
-use crate::client_metadata::{ClientMetadata, MetadataRules, response_types_for};
+use crate::client_metadata::{
+    ClientMetadata, LifetimeOverrides, MetadataRules, response_types_for,
+};
 use crate::clock::random_bytes;
 use crate::errors::{Failure, no_store, no_store_json};
 use crate::http::{authorization, bearer_token};
@@ -67,7 +69,11 @@ pub(crate) async fn register(
     let principal = request.extensions().get::<Principal>().cloned();
     let registrant = inner.registrant(principal, request.headers()).await?;
     let body = crate::services::read_json(request).await?;
-    let metadata = ClientMetadata::read(&body)?;
+    let mut metadata = ClientMetadata::read(&body)?;
+    if registrant.is_none() {
+        // Nobody vouches for an open registration: server-wide lifetimes only.
+        metadata.lifetimes = LifetimeOverrides::default();
+    }
     let client_id = inner.new_client_id()?;
     let owner = registrant.unwrap_or_else(|| client_id.clone());
     let fresh = inner.fresh_client(&client_id, &owner);
@@ -124,7 +130,11 @@ pub(crate) async fn update(
                 .into());
         }
     }
-    let metadata = ClientMetadata::read(&body)?;
+    let mut metadata = ClientMetadata::read(&body)?;
+    if current.owner == current.client_id {
+        // Registered openly: it still may not choose its token lifetimes.
+        metadata.lifetimes = LifetimeOverrides::default();
+    }
     let mut base = inner.fresh_client(&current.client_id, &current.owner);
     base.secret_digest = current.secret_digest.clone();
     base.created_at_ms = current.created_at_ms;

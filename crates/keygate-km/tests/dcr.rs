@@ -387,7 +387,10 @@ async fn dcr_updates_follow_rfc_7592() {
 
 #[tokio::test]
 async fn open_registration_only_when_switched_on() {
-    let body = json!({"grant_types": ["client_credentials"]});
+    let body = json!({
+        "grant_types": ["client_credentials"],
+        "ext_application_token_lifetime": 999_999,
+    });
     let closed = Km::start().await;
     let reply = closed
         .call("POST", REGISTER, Some(&body), Auth::Anonymous)
@@ -421,6 +424,33 @@ async fn open_registration_only_when_switched_on() {
         token.field("scope"),
         "default",
         "no admin scope through open registration"
+    );
+    assert_eq!(
+        token.json["expires_in"], 3600,
+        "nor a token lifetime of its choosing"
+    );
+    let mut update = body.clone();
+    update["client_id"] = json!(client_id);
+    let path = reply
+        .field("registration_client_uri")
+        .strip_prefix(BASE)
+        .unwrap()
+        .to_owned();
+    let rat = reply.field("registration_access_token");
+    open.call("PUT", &path, Some(&update), Auth::Bearer(&rat))
+        .await
+        .ok();
+    let stored = open
+        .stores
+        .clients()
+        .client(&client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.lifetimes,
+        Default::default(),
+        "not by an update either"
     );
 }
 
