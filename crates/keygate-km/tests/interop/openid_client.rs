@@ -1,0 +1,217 @@
+//! panva's `openid-client` (npm) as a relying party of a real node: discovery from the
+//! WSO2-style issuer, client credentials, the password grant followed by a refresh with
+//! rotation, UserInfo, introspection, revocation, and `private_key_jwt` client
+//! authentication. The script does the protocol work through the library; these tests
+//! check what it got, and look at the tokens from the key manager's side too.
+
+use crate::harness::*;
+use keygate_model::TokenType;
+
+const SCRIPT: &str = "openid-client.mjs";
+const PACKAGES: &[&str] = &["openid-client", "jose"];
+
+/// The environment of a flow run by `client_id` with `secret`.
+fn secret_env(node: &InteropNode, client_id: &str, secret: &str) -> Vec<(String, String)> {
+    let mut env = node.base_env();
+    env.push(("KEYGATE_CLIENT_ID".into(), client_id.into()));
+    env.push(("KEYGATE_CLIENT_SECRET".into(), secret.into()));
+    env
+}
+
+async fn flow(name: &str, env: Vec<(String, String)>) -> serde_json::Value {
+    run_script(Runtime::Node, SCRIPT, &[name], env).await
+}
+
+#[tokio::test]
+async fn openid_client_discovers_the_key_manager_from_its_wso2_issuer() {
+    if !clients_installed(Runtime::Node, PACKAGES, "openid_client_discovery") {
+        return;
+    }
+    let node = InteropNode::start().await;
+    node.secret_client("rp-discovery", "rp-discovery-secret", TokenType::Jwt)
+        .await;
+    let out = flow(
+        "discovery",
+        secret_env(&node, "rp-discovery", "rp-discovery-secret"),
+    )
+    .await;
+    // openid-client requires the document's issuer to equal the URL it was given.
+    assert_eq!(field(&out, "issuer"), node.issuer);
+    assert_eq!(
+        field(&out, "token_endpoint"),
+        node.endpoint("/oauth2/token")
+    );
+    assert_eq!(field(&out, "jwks_uri"), node.endpoint("/oauth2/jwks"));
+    assert_eq!(
+        field(&out, "introspection_endpoint"),
+        node.endpoint("/oauth2/introspect")
+    );
+    assert_eq!(
+        field(&out, "revocation_endpoint"),
+        node.endpoint("/oauth2/revoke")
+    );
+    assert_eq!(
+        field(&out, "userinfo_endpoint"),
+        node.endpoint("/oauth2/userinfo")
+    );
+    assert_eq!(
+        out["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(out["supports_pkce"], true);
+}
+
+#[tokio::test]
+async fn openid_client_gets_a_client_credentials_token_the_key_manager_knows() {
+    if !clients_installed(Runtime::Node, PACKAGES, "openid_client_client_credentials") {
+        return;
+    }
+    let node = InteropNode::start().await;
+    node.secret_client("rp-cc", "rp-cc-secret", TokenType::Jwt)
+        .await;
+    let out = flow(
+        "client_credentials",
+        secret_env(&node, "rp-cc", "rp-cc-secret"),
+    )
+    .await;
+    // openid-client normalizes the token type to lower case.
+    assert_eq!(field(&out, "token_type").to_ascii_lowercase(), "bearer");
+    assert_eq!(field(&out, "scope"), "read");
+    assert!(out["refresh_token"].is_null(), "{out}");
+    let expires_in = out["expires_in"].as_u64().unwrap();
+    assert!((3590..=3600).contains(&expires_in), "{expires_in}");
+
+    let token = field(&out, "access_token");
+    let claims = jwt_claims(token);
+    assert_eq!(claims["iss"], node.issuer.as_str());
+    assert_eq!(claims["client_id"], "rp-cc");
+    assert_eq!(claims["sub"], USER, "application tokens are the owner's");
+    let introspected = node.introspect(token).await;
+    assert_eq!(introspected["active"], true, "{introspected}");
+    assert_eq!(introspected["client_id"], "rp-cc");
+    assert_eq!(introspected["scope"], "read");
+}
+
+#[tokio::test]
+async fn openid_client_refreshes_with_rotation_and_reads_userinfo() {
+    if !clients_installed(Runtime::Node, PACKAGES, "openid_client_refresh") {
+        return;
+    }
+    let node = InteropNode::start().await;
+    node.secret_client("rp-refresh", "rp-refresh-secret", TokenType::Oauth)
+        .await;
+    let mut env = secret_env(&node, "rp-refresh", "rp-refresh-secret");
+    env.push(("KEYGATE_USERNAME".into(), USER.into()));
+    env.push(("KEYGATE_PASSWORD".into(), USER_PASSWORD.into()));
+    let out = flow("refresh", env).await;
+
+    // openid-client validated the ID token of the password grant and took its subject,
+    // which UserInfo (called with the opaque access token) confirmed.
+    assert_eq!(field(&out, "id_token_subject"), USER);
+    assert_eq!(field(&out, "userinfo_subject"), USER);
+    assert_ne!(
+        field(&out, "refresh_token"),
+        field(&out, "first_refresh_token"),
+        "refresh tokens rotate"
+    );
+    assert_eq!(field(&out, "scope"), "openid read");
+    // The reused refresh token was refused, and reuse revoked the whole family.
+    assert_eq!(field(&out, "reuse_error"), "invalid_grant");
+    for token in ["first_access_token", "access_token"] {
+        let introspected = node.introspect(field(&out, token)).await;
+        assert_eq!(introspected["active"], false, "{token}: {introspected}");
+    }
+    let (status, body) = node
+        .post(
+            "/oauth2/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", field(&out, "refresh_token")),
+            ],
+            ("rp-refresh", "rp-refresh-secret"),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}
+
+#[tokio::test]
+async fn openid_client_introspects_its_own_tokens() {
+    if !clients_installed(Runtime::Node, PACKAGES, "openid_client_introspection") {
+        return;
+    }
+    let node = InteropNode::start().await;
+    node.secret_client("rp-introspect", "rp-introspect-secret", TokenType::Oauth)
+        .await;
+    let out = flow(
+        "introspection",
+        secret_env(&node, "rp-introspect", "rp-introspect-secret"),
+    )
+    .await;
+    let token = field(&out, "access_token");
+    assert_eq!(token.split('.').count(), 1, "an opaque token: {token}");
+    let active = &out["active"];
+    assert_eq!(active["active"], true, "{active}");
+    assert_eq!(active["client_id"], "rp-introspect");
+    assert_eq!(active["scope"], "read");
+    assert_eq!(active["sub"], USER);
+    assert_eq!(active["iss"], node.issuer.as_str());
+    let exp = active["exp"].as_i64().unwrap();
+    let iat = active["iat"].as_i64().unwrap();
+    assert_eq!(exp - iat, 3600, "{active}");
+    assert_eq!(out["unknown"], serde_json::json!({ "active": false }));
+}
+
+#[tokio::test]
+async fn openid_client_revokes_a_token() {
+    if !clients_installed(Runtime::Node, PACKAGES, "openid_client_revocation") {
+        return;
+    }
+    let node = InteropNode::start().await;
+    node.secret_client("rp-revoke", "rp-revoke-secret", TokenType::Jwt)
+        .await;
+    let out = flow(
+        "revocation",
+        secret_env(&node, "rp-revoke", "rp-revoke-secret"),
+    )
+    .await;
+    assert_eq!(out["active_before"], true, "{out}");
+    assert_eq!(out["active_after"], false, "{out}");
+    let introspected = node.introspect(field(&out, "access_token")).await;
+    assert_eq!(introspected["active"], false, "{introspected}");
+}
+
+#[tokio::test]
+async fn openid_client_authenticates_with_private_key_jwt() {
+    if !clients_installed(Runtime::Node, PACKAGES, "openid_client_private_key_jwt") {
+        return;
+    }
+    let node = InteropNode::start().await;
+    let key = ClientKey::generate("rp-key-1");
+    node.key_client("rp-signer", &key).await;
+    let mut env = node.base_env();
+    env.push(("KEYGATE_CLIENT_ID".into(), "rp-signer".into()));
+    env.push(("KEYGATE_CLIENT_KEY".into(), key.private_pem()));
+    env.push(("KEYGATE_CLIENT_KEY_ID".into(), key.kid.clone()));
+    let out = flow("private_key_jwt", env.clone()).await;
+    assert_eq!(out["active"], true, "{out}");
+    let claims = jwt_claims(field(&out, "access_token"));
+    assert_eq!(claims["client_id"], "rp-signer");
+
+    // Another key with the same kid proves nothing: the client is refused.
+    let stranger = ClientKey::generate("rp-key-1");
+    for (name, value) in &mut env {
+        if name == "KEYGATE_CLIENT_KEY" {
+            *value = stranger.private_pem();
+        }
+    }
+    let refused = run_script_outcome(Runtime::Node, SCRIPT, &["private_key_jwt"], env).await;
+    assert!(!refused.success, "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("invalid_client"),
+        "{}",
+        refused.stderr
+    );
+}

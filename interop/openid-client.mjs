@@ -1,0 +1,130 @@
+// openid-client (panva) against a running keygate key manager.
+//
+// Usage: node openid-client.mjs <flow>, with the node's issuer and a client in the
+// environment. Each flow does its protocol work through the library only and prints one
+// JSON object on stdout; the Rust test that started the node checks it. TLS is verified
+// against the node's certificate, passed in NODE_EXTRA_CA_CERTS.
+//
+// Environment: KEYGATE_ISSUER, KEYGATE_CLIENT_ID, KEYGATE_CLIENT_SECRET; for `refresh`
+// KEYGATE_USERNAME and KEYGATE_PASSWORD; for `private_key_jwt` KEYGATE_CLIENT_KEY (PKCS#8
+// PEM) and KEYGATE_CLIENT_KEY_ID; for `authorization_code` KEYGATE_REDIRECT_URI too.
+import * as client from 'openid-client';
+import { importPKCS8 } from 'jose';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+
+const issuer = new URL(env('KEYGATE_ISSUER'));
+
+/** The client configuration by discovery, authenticating with the client secret. */
+async function configuration(auth = client.ClientSecretBasic) {
+  return client.discovery(issuer, env('KEYGATE_CLIENT_ID'), undefined, auth(env('KEYGATE_CLIENT_SECRET')));
+}
+
+/** The OAuth error code of a failed call, or `null` when it succeeded. */
+async function errorOf(call) {
+  try {
+    await call();
+    return null;
+  } catch (e) {
+    return e.error ?? e.code ?? String(e);
+  }
+}
+
+const flows = {
+  async discovery() {
+    const config = await configuration();
+    const m = config.serverMetadata();
+    return {
+      issuer: m.issuer,
+      token_endpoint: m.token_endpoint,
+      jwks_uri: m.jwks_uri,
+      introspection_endpoint: m.introspection_endpoint,
+      revocation_endpoint: m.revocation_endpoint,
+      userinfo_endpoint: m.userinfo_endpoint,
+      code_challenge_methods_supported: m.code_challenge_methods_supported,
+      supports_pkce: m.supportsPKCE(),
+    };
+  },
+
+  async client_credentials() {
+    const config = await configuration();
+    const tokens = await client.clientCredentialsGrant(config, { scope: 'read' });
+    return {
+      access_token: tokens.access_token,
+      token_type: tokens.token_type,
+      expires_in: tokens.expiresIn(),
+      scope: tokens.scope,
+      refresh_token: tokens.refresh_token ?? null,
+    };
+  },
+
+  async refresh() {
+    const config = await configuration(client.ClientSecretPost);
+    const first = await client.genericGrantRequest(config, 'password', {
+      username: env('KEYGATE_USERNAME'),
+      password: env('KEYGATE_PASSWORD'),
+      scope: 'openid read',
+    });
+    const subject = first.claims()?.sub;
+    const userinfo = await client.fetchUserInfo(config, first.access_token, subject);
+    const second = await client.refreshTokenGrant(config, first.refresh_token);
+    // The first refresh token was rotated away: presenting it again is reuse.
+    const reuse = await errorOf(() => client.refreshTokenGrant(config, first.refresh_token));
+    return {
+      first_access_token: first.access_token,
+      first_refresh_token: first.refresh_token,
+      id_token_subject: subject ?? null,
+      userinfo_subject: userinfo.sub,
+      access_token: second.access_token,
+      refresh_token: second.refresh_token,
+      scope: second.scope,
+      reuse_error: reuse,
+    };
+  },
+
+  async introspection() {
+    const config = await configuration();
+    const tokens = await client.clientCredentialsGrant(config, { scope: 'read' });
+    const active = await client.tokenIntrospection(config, tokens.access_token);
+    const unknown = await client.tokenIntrospection(config, 'not-a-token-this-server-issued');
+    return { access_token: tokens.access_token, active, unknown };
+  },
+
+  async revocation() {
+    const config = await configuration(client.ClientSecretPost);
+    const tokens = await client.clientCredentialsGrant(config, { scope: 'read' });
+    const before = await client.tokenIntrospection(config, tokens.access_token);
+    await client.tokenRevocation(config, tokens.access_token, { token_type_hint: 'access_token' });
+    const after = await client.tokenIntrospection(config, tokens.access_token);
+    // RFC 7009 §2.2: revoking an unknown or already revoked token still succeeds.
+    await client.tokenRevocation(config, tokens.access_token);
+    return { access_token: tokens.access_token, active_before: before.active, active_after: after.active };
+  },
+
+  async private_key_jwt() {
+    const key = await importPKCS8(env('KEYGATE_CLIENT_KEY'), 'ES256');
+    const auth = client.PrivateKeyJwt({ key, kid: env('KEYGATE_CLIENT_KEY_ID') });
+    const config = await client.discovery(issuer, env('KEYGATE_CLIENT_ID'), undefined, auth);
+    const tokens = await client.clientCredentialsGrant(config, { scope: 'read' });
+    const introspected = await client.tokenIntrospection(config, tokens.access_token);
+    return { access_token: tokens.access_token, active: introspected.active };
+  },
+};
+
+const name = process.argv[2];
+const flow = flows[name];
+if (!flow) {
+  console.error(`unknown flow ${name}; flows: ${Object.keys(flows).join(', ')}`);
+  process.exit(2);
+}
+try {
+  console.log(JSON.stringify(await flow()));
+} catch (e) {
+  console.error(`${name} failed:`, e);
+  if (e.cause) console.error('cause:', e.cause);
+  process.exit(1);
+}
