@@ -504,3 +504,81 @@ async fn authentication_permissions_and_ownership(f: &Fixture) {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+on_all_backends!(snapshots_taken_during_writes_plus_later_events_converge);
+
+/// Snapshots taken while subscribers write concurrently, each brought forward with the
+/// events after its revision, all end where a final snapshot is.
+async fn snapshots_taken_during_writes_plus_later_events_converge(f: &Fixture) {
+    let pets = f.create_api("Pets", "/pets").await;
+    assert_eq!(f.lifecycle(&pets, "Publish").await.0, StatusCode::OK);
+    let mut feed = f
+        .bus
+        .subscribe(&Subject::notification(&SubjectPrefix::default()))
+        .await
+        .unwrap();
+    f.control.relay().publish_pending().await.unwrap();
+    let writers: Vec<_> = ["bob", "carol"]
+        .into_iter()
+        .map(|user| {
+            let control = f.control.clone();
+            let router = control.router();
+            let pets = pets.clone();
+            tokio::spawn(async move {
+                for i in 0..6 {
+                    let app = common::create_app_via(&router, user, &format!("app-{i}")).await;
+                    common::subscribe_via(&router, user, &app, &pets).await;
+                }
+            })
+        })
+        .collect();
+    let mut snapshots = Vec::new();
+    while snapshots.len() < 40 && writers.iter().any(|w| !w.is_finished()) {
+        snapshots.push(f.control.snapshot().await.unwrap());
+        tokio::task::yield_now().await;
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    snapshots.push(f.control.snapshot().await.unwrap());
+    f.control.relay().publish_pending().await.unwrap();
+    let events = drain(&mut feed).await;
+    let last = f.control.snapshot().await.unwrap();
+    assert_eq!(last.applications.len(), 12);
+    assert_eq!(last.subscriptions.len(), 12);
+    assert_eq!(events.last().map(|e| e.revision), Some(last.revision));
+
+    let mut revisions: Vec<u64> = snapshots.iter().map(|s| s.revision).collect();
+    revisions.dedup();
+    assert!(revisions.len() >= 3, "snapshots at {revisions:?}");
+
+    let final_replica = Replica::new();
+    final_replica
+        .load_snapshot(serde_json::from_value(serde_json::to_value(&last).unwrap()).unwrap());
+    let expected = final_replica.snapshot();
+    for taken in snapshots {
+        let data: ReplicaData =
+            serde_json::from_value(serde_json::to_value(&taken).unwrap()).unwrap();
+        let replica = Replica::new();
+        replica.load_snapshot(data);
+        for event in events.iter().filter(|e| e.revision > taken.revision) {
+            let change: ReplicaChange = serde_json::from_value(event.payload.clone()).unwrap();
+            assert_eq!(
+                replica.apply_event(event.revision, change),
+                ApplyOutcome::Applied
+            );
+        }
+        let got = replica.snapshot();
+        assert_eq!(got.revision(), expected.revision());
+        assert_eq!(got.subscription_count(), expected.subscription_count());
+        for app in &last.applications {
+            assert_eq!(got.application(&app.uuid), expected.application(&app.uuid));
+        }
+        for sub in &last.subscriptions {
+            assert_eq!(
+                got.subscription(&sub.application_uuid, &sub.api_uuid),
+                expected.subscription(&sub.application_uuid, &sub.api_uuid)
+            );
+        }
+    }
+}

@@ -378,3 +378,53 @@ pub async fn drain(subscription: &mut keygate_bus::Subscription) -> Vec<keygate_
     }
     events
 }
+
+/// Creates an application as `user` through `router`; its id.
+pub async fn create_app_via(router: &Router, user: &str, name: &str) -> String {
+    let (status, body) = send(
+        router,
+        user,
+        "POST",
+        "/api/am/devportal/v1/applications",
+        json!({"name": name}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["applicationId"].as_str().unwrap().to_owned()
+}
+
+/// Subscribes an application of `user` to an API with `Gold` through `router`.
+pub async fn subscribe_via(router: &Router, user: &str, app: &str, api: &str) {
+    let (status, body) = send(
+        router,
+        user,
+        "POST",
+        "/api/am/devportal/v1/subscriptions",
+        json!({"applicationId": app, "apiId": api, "throttlingPolicy": "Gold"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+async fn send(
+    router: &Router,
+    user: &str,
+    method: &str,
+    uri: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, basic(user, PASSWORD))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
