@@ -7,7 +7,8 @@
 //
 // Environment: KEYGATE_ISSUER, KEYGATE_CLIENT_ID, KEYGATE_CLIENT_SECRET; for `refresh`
 // KEYGATE_USERNAME and KEYGATE_PASSWORD; for `private_key_jwt` KEYGATE_CLIENT_KEY (PKCS#8
-// PEM) and KEYGATE_CLIENT_KEY_ID; for `authorization_code` KEYGATE_REDIRECT_URI too.
+// PEM) and KEYGATE_CLIENT_KEY_ID; for `registration` KEYGATE_INITIAL_ACCESS_TOKEN (RFC
+// 7591 §3) instead of a client.
 import * as client from 'openid-client';
 import { importPKCS8 } from 'jose';
 
@@ -35,6 +36,31 @@ async function errorOf(call) {
 }
 
 const flows = {
+  async registration() {
+    // RFC 7591: register a client with an initial access token, then use it.
+    const config = await client.dynamicClientRegistration(
+      issuer,
+      {
+        client_name: 'openid-client registered',
+        grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+      client.ClientSecretBasic(),
+      { initialAccessToken: env('KEYGATE_INITIAL_ACCESS_TOKEN') },
+    );
+    const registered = config.clientMetadata();
+    const tokens = await client.clientCredentialsGrant(config, { scope: 'read' });
+    return {
+      client_id: registered.client_id,
+      has_client_secret: typeof registered.client_secret === 'string' && registered.client_secret.length > 0,
+      token_endpoint_auth_method: registered.token_endpoint_auth_method,
+      registration_client_uri: registered.registration_client_uri,
+      registration_access_token: registered.registration_access_token,
+      access_token: tokens.access_token,
+    };
+  },
+
+
   async discovery() {
     const config = await configuration();
     const m = config.serverMetadata();

@@ -1,7 +1,8 @@
 //! panva's `openid-client` (npm) as a relying party of a real node: discovery from the
 //! WSO2-style issuer, client credentials, the password grant followed by a refresh with
-//! rotation, UserInfo, introspection, revocation, and `private_key_jwt` client
-//! authentication. The script does the protocol work through the library; these tests
+//! rotation, UserInfo, introspection, revocation, `private_key_jwt` client
+//! authentication, and dynamic client registration (RFC 7591) with an initial access
+//! token. The script does the protocol work through the library; these tests
 //! check what it got, and look at the tokens from the key manager's side too.
 
 use crate::harness::*;
@@ -214,4 +215,90 @@ async fn openid_client_authenticates_with_private_key_jwt() {
         "{}",
         refused.stderr
     );
+}
+
+#[tokio::test]
+async fn openid_client_registers_a_client_dynamically() {
+    if !clients_installed(Runtime::Node, PACKAGES, "openid_client_registration") {
+        return;
+    }
+    let node = InteropNode::start().await;
+    // An initial access token (RFC 7591 §3): an administrator's application token with
+    // the registration scope, which only administrators are granted.
+    node.node
+        .node
+        .stores()
+        .scopes()
+        .create_scope(&keygate_model::Scope {
+            tenant: keygate_model::Tenant::default(),
+            name: keygate_km::dcr::REGISTRATION_SCOPE.into(),
+            display_name: "Create applications".into(),
+            description: None,
+            roles: vec!["admin".into()],
+        })
+        .await
+        .unwrap();
+    let mut provisioner = registration(
+        "provisioner",
+        keygate_model::TokenEndpointAuthMethod::ClientSecretBasic,
+    );
+    provisioner.owner = AUDITOR.into();
+    provisioner.secret_digest = Some(
+        node.km()
+            .seal_client_secret(&keygate_model::Secret::new("provisioner-secret"))
+            .unwrap(),
+    );
+    node.register(provisioner).await;
+    let (status, initial) = node
+        .post(
+            "/oauth2/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", keygate_km::dcr::REGISTRATION_SCOPE),
+            ],
+            ("provisioner", "provisioner-secret"),
+        )
+        .await;
+    assert_eq!(status, 200, "{initial}");
+    assert_eq!(initial["scope"], keygate_km::dcr::REGISTRATION_SCOPE);
+
+    let mut env = node.base_env();
+    env.push((
+        "KEYGATE_INITIAL_ACCESS_TOKEN".into(),
+        field(&initial, "access_token").into(),
+    ));
+    let out = flow("registration", env).await;
+    let client_id = field(&out, "client_id");
+    assert_eq!(out["has_client_secret"], true, "{out}");
+    assert_eq!(
+        field(&out, "token_endpoint_auth_method"),
+        "client_secret_basic"
+    );
+    let stored = node
+        .node
+        .node
+        .stores()
+        .clients()
+        .client(client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.owner, AUDITOR, "the initial token's subject owns it");
+    assert!(stored.secret_digest.is_some());
+    let claims = jwt_claims(field(&out, "access_token"));
+    assert_eq!(claims["client_id"], client_id);
+
+    // RFC 7592 §2.1: the registration access token reads the registration back.
+    let read = node
+        .node
+        .client
+        .get(field(&out, "registration_client_uri"))
+        .bearer_auth(field(&out, "registration_access_token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let read: serde_json::Value = read.json().await.unwrap();
+    assert_eq!(read["client_id"], client_id);
+    assert_eq!(read["client_name"], "openid-client registered");
 }
