@@ -21,6 +21,8 @@ pub enum Permission {
     ApiCreate,
     /// Move APIs through their lifecycle (`apim:api_publish`).
     ApiPublish,
+    /// Block and unblock subscriptions to APIs (`apim:subscription_block`).
+    SubscriptionBlock,
     /// Manage one's applications and subscriptions (`apim:subscribe`).
     Subscribe,
     /// Read the internal data service (gateways).
@@ -34,6 +36,7 @@ impl Permission {
             Self::ApiView => "apim:api_view",
             Self::ApiCreate => "apim:api_create",
             Self::ApiPublish => "apim:api_publish",
+            Self::SubscriptionBlock => "apim:subscription_block",
             Self::Subscribe => "apim:subscribe",
             Self::InternalData => "apim:internal_data",
         }
@@ -45,6 +48,7 @@ impl Permission {
             Self::ApiView => &[roles::CREATOR, roles::PUBLISHER],
             Self::ApiCreate => &[roles::CREATOR],
             Self::ApiPublish => &[roles::PUBLISHER],
+            Self::SubscriptionBlock => &[roles::PUBLISHER],
             Self::Subscribe => &[roles::SUBSCRIBER],
             Self::InternalData => &[],
         }
@@ -218,6 +222,7 @@ mod tests {
             Permission::ApiView,
             Permission::ApiCreate,
             Permission::ApiPublish,
+            Permission::SubscriptionBlock,
             Permission::Subscribe,
             Permission::InternalData,
         ] {

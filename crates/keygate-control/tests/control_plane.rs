@@ -149,6 +149,63 @@ async fn publisher_to_devportal_story_with_consistent_events_and_snapshot(f: &Fi
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["count"], 1);
+    // The publisher blocks the subscription for production keys, then lifts the block;
+    // a subscriber cannot.
+    let block = format!(
+        "/api/am/publisher/v1/subscriptions/block-subscription?subscriptionId={subscription}"
+    );
+    let (status, _) = f
+        .call("bob", "POST", &format!("{block}&blockState=BLOCKED"), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = f
+        .call(
+            "alice",
+            "POST",
+            &format!("{block}&blockState=SOMETIMES"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = f
+        .call(
+            "alice",
+            "POST",
+            &format!("{block}&blockState=PROD_ONLY_BLOCKED"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, body) = f
+        .call(
+            "bob",
+            "GET",
+            &format!("/api/am/devportal/v1/subscriptions/{subscription}"),
+            None,
+        )
+        .await;
+    assert_eq!(body["status"], "PROD_ONLY_BLOCKED");
+    let (status, _) = f
+        .call(
+            "alice",
+            "POST",
+            "/api/am/publisher/v1/subscriptions/unblock-subscription?subscriptionId=nope",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = f
+        .call(
+            "alice",
+            "POST",
+            &format!(
+                "/api/am/publisher/v1/subscriptions/unblock-subscription?subscriptionId={subscription}"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
     // An API with subscriptions cannot be deleted.
     let (status, _) = f
         .call(
