@@ -9,6 +9,7 @@ use crate::auth::{Caller, Permission};
 use crate::errors::{ControlError, ControlResult, FieldError};
 use crate::publisher::{ListBody, Paging};
 use crate::relay::now_ms;
+use crate::tiers::{TierKind, check_tiers};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
@@ -149,9 +150,14 @@ async fn create_application(
         .clone()
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| DEFAULT_APPLICATION_POLICY.to_owned());
-    if tier.contains(char::is_whitespace) {
-        errors.push(FieldError::new("throttlingPolicy", "is not a policy name"));
-    }
+    check_tiers(
+        control.stores(),
+        control.tenant(),
+        TierKind::Application,
+        &[("throttlingPolicy".to_owned(), tier.clone())],
+        &mut errors,
+    )
+    .await?;
     if let Some(url) = &body.callback_url
         && !url.is_empty()
         && !(url.starts_with("http://") || url.starts_with("https://"))

@@ -19,6 +19,7 @@ pub mod errors;
 pub mod lifecycle;
 pub mod publisher;
 pub mod relay;
+pub mod tiers;
 
 pub use auth::{Caller, Credential, Permission, ServiceAccount};
 pub use changes::CatalogChange;

@@ -11,6 +11,7 @@ use crate::auth::Permission;
 use crate::errors::{ControlError, ControlResult, FieldError};
 use crate::lifecycle::{LifecycleAction, Transition, available_transitions};
 use crate::relay::now_ms;
+use crate::tiers::{TierKind, check_tiers};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -358,6 +359,50 @@ impl<T> ListBody<T> {
     }
 }
 
+/// Adds a bad field for every policy the body names that does not exist.
+async fn check_body_tiers(
+    control: &ControlPlane,
+    body: &ApiBody,
+    errors: &mut Vec<FieldError>,
+) -> ControlResult<()> {
+    let stores = control.stores();
+    let tenant = control.tenant();
+    let subscription: Vec<(String, String)> = body
+        .policies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (format!("policies[{i}]"), p.clone()))
+        .collect();
+    check_tiers(
+        stores,
+        tenant,
+        TierKind::Subscription,
+        &subscription,
+        errors,
+    )
+    .await?;
+    let mut advanced: Vec<(String, String)> = body
+        .operations
+        .iter()
+        .enumerate()
+        .map(|(i, op)| {
+            (
+                format!("operations[{i}].throttlingPolicy"),
+                op.throttling_policy.clone(),
+            )
+        })
+        .collect();
+    if let Some(policy) = body
+        .api_throttling_policy
+        .as_ref()
+        .filter(|p| !p.is_empty())
+    {
+        advanced.push(("apiThrottlingPolicy".into(), policy.clone()));
+    }
+    check_tiers(stores, tenant, TierKind::Api, &advanced, errors).await?;
+    Ok(())
+}
+
 async fn load_api(control: &ControlPlane, id: &str) -> ControlResult<Api> {
     match control.stores().apis().api(id).await? {
         Some(api) if &api.tenant == control.tenant() => Ok(api),
@@ -371,7 +416,8 @@ async fn create_api(
     Json(body): Json<ApiBody>,
 ) -> ControlResult<(StatusCode, Json<ApiBody>)> {
     let caller = control.caller(&headers, Permission::ApiCreate).await?;
-    let errors = validate(&body);
+    let mut errors = validate(&body);
+    check_body_tiers(&control, &body, &mut errors).await?;
     if !errors.is_empty() {
         return Err(ControlError::Invalid(errors));
     }
@@ -460,6 +506,7 @@ async fn update_api(
             errors.push(FieldError::new(field, "cannot be changed"));
         }
     }
+    check_body_tiers(&control, &body, &mut errors).await?;
     if !errors.is_empty() {
         return Err(ControlError::Invalid(errors));
     }

@@ -57,6 +57,35 @@ async fn publisher_to_devportal_story_with_consistent_events_and_snapshot(f: &Fi
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["name", "context", "operations[0].verb"]);
+    let mut unknown_tiers = api_body("Tiers", "/tiers");
+    unknown_tiers["policies"] = json!(["Gold", "Platinum"]);
+    unknown_tiers["apiThrottlingPolicy"] = json!("1PerDay");
+    let (status, body) = f
+        .call(
+            "alice",
+            "POST",
+            "/api/am/publisher/v1/apis",
+            Some(unknown_tiers),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let fields: Vec<&str> = body["error"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["policies[1]", "apiThrottlingPolicy"]);
+    let (status, body) = f
+        .call(
+            "bob",
+            "POST",
+            "/api/am/devportal/v1/applications",
+            Some(json!({"name": "cheap", "throttlingPolicy": "1PerYear"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"][0]["field"], "throttlingPolicy");
     let (status, body) = f
         .call(
             "alice",
