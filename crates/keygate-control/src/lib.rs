@@ -19,6 +19,7 @@ pub mod errors;
 pub mod lifecycle;
 pub mod publisher;
 pub mod relay;
+pub mod subscription_admin;
 pub mod tiers;
 
 pub use auth::{Caller, Credential, Permission, ServiceAccount};
@@ -127,12 +128,14 @@ impl ControlPlane {
         }
     }
 
-    /// Every route of the role: `/api/am/publisher/v1/…`, `/api/am/devportal/v1/…` and
+    /// Every route of the role: `/api/am/publisher/v1/…` (APIs, lifecycle, subscription
+    /// blocking), `/api/am/devportal/v1/…` and
     /// `/internal/data/v1/…`.
     pub fn router(&self) -> Router {
         Router::new()
             .merge(publisher::routes())
             .merge(devportal::routes())
+            .merge(subscription_admin::routes())
             .merge(data::routes())
             .with_state(self.clone())
     }

@@ -3,8 +3,7 @@
 //! use the Publisher REST API's names (`endpointConfig`, `operations[].target`,
 //! `policies`, `apiThrottlingPolicy`, `lifeCycleStatus`). Context with version is unique
 //! (409); every bad field is reported at once (400); an API with subscriptions cannot be
-//! deleted (409), as in WSO2. Publishers block and unblock subscriptions to their APIs
-//! (`/subscriptions/block-subscription?blockState=BLOCKED|PROD_ONLY_BLOCKED`).
+//! deleted (409), as in WSO2.
 
 use crate::ControlPlane;
 use crate::auth::Permission;
@@ -16,7 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use keygate_model::{Api, ApiStatus, AuthScheme, SubscriptionStatus, UrlTemplate};
+use keygate_model::{Api, ApiStatus, AuthScheme, UrlTemplate};
 use keygate_store::Page;
 use serde::{Deserialize, Serialize};
 
@@ -306,6 +305,17 @@ impl ApiBody {
     }
 }
 
+/// Filters of the API list.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiListQuery {
+    /// Most items (default 25, at most 1000).
+    pub limit: Option<u32>,
+    /// Items skipped.
+    pub offset: Option<u32>,
+    /// Only APIs in this lifecycle state.
+    pub status: Option<String>,
+}
+
 /// `limit` and `offset` of a list.
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct Paging {
@@ -464,15 +474,25 @@ async fn create_api(
 async fn list_apis(
     State(control): State<ControlPlane>,
     headers: HeaderMap,
-    Query(paging): Query<Paging>,
+    Query(query): Query<ApiListQuery>,
 ) -> ControlResult<Json<ListBody<ApiBody>>> {
     control.caller(&headers, Permission::ApiView).await?;
-    let page = paging.page();
-    let apis = control
-        .stores()
-        .apis()
-        .list_apis(control.tenant(), page)
-        .await?;
+    let page = Paging {
+        limit: query.limit,
+        offset: query.offset,
+    }
+    .page();
+    let apis = control.stores().apis();
+    let apis = match query.status.as_deref().filter(|s| !s.is_empty()) {
+        Some(status) => {
+            let status: ApiStatus = status
+                .parse()
+                .map_err(|_| ControlError::invalid("status", "is no lifecycle state"))?;
+            apis.list_apis_by_status(control.tenant(), status, page)
+                .await?
+        }
+        None => apis.list_apis(control.tenant(), page).await?,
+    };
     Ok(Json(ListBody::new(
         apis.iter().map(ApiBody::from_api).collect(),
         page,
@@ -628,82 +648,6 @@ async fn change_lifecycle(
     }))
 }
 
-/// Parameters of `block-subscription` and `unblock-subscription`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BlockQuery {
-    /// The subscription.
-    pub subscription_id: Option<String>,
-    /// `BLOCKED` or `PROD_ONLY_BLOCKED` (block only).
-    pub block_state: Option<String>,
-}
-
-async fn set_subscription_state(
-    control: &ControlPlane,
-    headers: &HeaderMap,
-    id: Option<String>,
-    status: SubscriptionStatus,
-) -> ControlResult<StatusCode> {
-    control
-        .caller(headers, Permission::SubscriptionBlock)
-        .await?;
-    let Some(id) = id.filter(|i| !i.is_empty()) else {
-        return Err(ControlError::invalid("subscriptionId", "is required"));
-    };
-    let not_found = || ControlError::NotFound(format!("subscription {id}"));
-    let sub = control
-        .stores()
-        .subscriptions()
-        .subscription(&id)
-        .await?
-        .ok_or_else(not_found)?;
-    if &sub.tenant != control.tenant() {
-        return Err(not_found());
-    }
-    if !control
-        .stores()
-        .subscriptions()
-        .set_subscription_status(&sub.uuid, status, now_ms())
-        .await?
-    {
-        return Err(not_found());
-    }
-    control.changed();
-    Ok(StatusCode::OK)
-}
-
-async fn block_subscription(
-    State(control): State<ControlPlane>,
-    headers: HeaderMap,
-    Query(query): Query<BlockQuery>,
-) -> ControlResult<StatusCode> {
-    let status = match query.block_state.as_deref() {
-        Some("BLOCKED") => SubscriptionStatus::Blocked,
-        Some("PROD_ONLY_BLOCKED") => SubscriptionStatus::ProdOnlyBlocked,
-        _ => {
-            return Err(ControlError::invalid(
-                "blockState",
-                "must be BLOCKED or PROD_ONLY_BLOCKED",
-            ));
-        }
-    };
-    set_subscription_state(&control, &headers, query.subscription_id, status).await
-}
-
-async fn unblock_subscription(
-    State(control): State<ControlPlane>,
-    headers: HeaderMap,
-    Query(query): Query<BlockQuery>,
-) -> ControlResult<StatusCode> {
-    set_subscription_state(
-        &control,
-        &headers,
-        query.subscription_id,
-        SubscriptionStatus::Unblocked,
-    )
-    .await
-}
-
 /// The Publisher's routes.
 pub(crate) fn routes() -> Router<ControlPlane> {
     Router::new()
@@ -711,14 +655,6 @@ pub(crate) fn routes() -> Router<ControlPlane> {
         .route(
             "/api/am/publisher/v1/apis/change-lifecycle",
             post(change_lifecycle),
-        )
-        .route(
-            "/api/am/publisher/v1/subscriptions/block-subscription",
-            post(block_subscription),
-        )
-        .route(
-            "/api/am/publisher/v1/subscriptions/unblock-subscription",
-            post(unblock_subscription),
         )
         .route(
             "/api/am/publisher/v1/apis/{id}",

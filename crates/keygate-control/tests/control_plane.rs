@@ -126,6 +126,16 @@ async fn publisher_to_devportal_story_with_consistent_events_and_snapshot(f: &Fi
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["count"], 1);
 
+    let (status, _) = f
+        .call(
+            "alice",
+            "GET",
+            "/api/am/publisher/v1/apis?status=BOGUS",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
     // Lifecycle rules.
     let (status, _) = f.lifecycle(&pets, "Retire").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -235,6 +245,22 @@ async fn publisher_to_devportal_story_with_consistent_events_and_snapshot(f: &Fi
         .await;
     assert_eq!(status, StatusCode::OK);
 
+    let (status, body) = f
+        .call(
+            "alice",
+            "GET",
+            &format!("/api/am/publisher/v1/subscriptions?apiId={pets}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["list"][0]["subscriptionId"], subscription.as_str());
+    assert_eq!(body["list"][0]["subscriptionStatus"], "UNBLOCKED");
+    let (status, _) = f
+        .call("alice", "GET", "/api/am/publisher/v1/subscriptions", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
     // An API with subscriptions cannot be deleted.
     let (status, _) = f
         .call(
@@ -254,6 +280,16 @@ async fn publisher_to_devportal_story_with_consistent_events_and_snapshot(f: &Fi
     let (status, _) = f.subscribe("carol", &carols_shop, &old, "Gold").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "deprecated");
     assert_eq!(f.lifecycle(&old, "Retire").await.0, StatusCode::OK);
+    let (_, body) = f
+        .call(
+            "alice",
+            "GET",
+            "/api/am/publisher/v1/apis?status=RETIRED",
+            None,
+        )
+        .await;
+    assert_eq!(body["count"], 1);
+    assert_eq!(body["list"][0]["id"], old.as_str());
     let (status, _) = f.subscribe("carol", &carols_shop, &old, "Gold").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "retired");
 
