@@ -14,8 +14,8 @@ use crate::errors::Failure;
 use crate::manager::KeyManager;
 use crate::mtls::ClientCertificates;
 use crate::settings::{
-    INTROSPECT_PATH, JWKS_PATH, OAUTH_METADATA_PATH, OPENID_CONFIGURATION_PATH, REVOKE_PATH,
-    TOKEN_PATH, USERINFO_PATH,
+    AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, LOGOUT_PATH, OAUTH_METADATA_PATH,
+    OPENID_CONFIGURATION_PATH, REVOKE_PATH, TOKEN_PATH, USERINFO_PATH,
 };
 use axum::Router;
 use axum::body::Body;
@@ -140,7 +140,7 @@ pub fn certificates(request: &Request) -> Option<ClientCertificates> {
 
 impl KeyManager {
     /// The key manager's HTTP surface: token, introspection, revocation, UserInfo, JWK
-    /// Set and metadata endpoints.
+    /// Set and metadata endpoints, and the authorization and logout pages.
     pub fn router(&self) -> Router {
         let issuer_path = self
             .inner
@@ -160,7 +160,9 @@ impl KeyManager {
             .route(USERINFO_PATH, get(userinfo).post(userinfo))
             .route(JWKS_PATH, get(jwks))
             .route(OPENID_CONFIGURATION_PATH, get(metadata))
-            .route(OAUTH_METADATA_PATH, get(metadata));
+            .route(OAUTH_METADATA_PATH, get(metadata))
+            .route(AUTHORIZE_PATH, get(authorize).post(authorize))
+            .route(LOGOUT_PATH, get(logout).post(logout));
         // Discovery derived from an issuer with a path (OIDC Discovery §4.1, RFC 8414 §3.1).
         router = router
             .route(
@@ -193,6 +195,14 @@ async fn revoke(State(km): State<KeyManager>, request: Request) -> Result<Respon
 
 async fn userinfo(State(km): State<KeyManager>, request: Request) -> Result<Response, Failure> {
     km.inner.userinfo(request).await
+}
+
+async fn authorize(State(km): State<KeyManager>, request: Request) -> Response {
+    km.authorize(request).await
+}
+
+async fn logout(State(km): State<KeyManager>, request: Request) -> Response {
+    km.logout(request).await
 }
 
 async fn jwks(State(km): State<KeyManager>) -> Response {

@@ -7,7 +7,8 @@
 //! [`KeyManager::start`] builds it from the configuration, the node's stores, event bus,
 //! clock and random source; [`KeyManager::router`] is what the server mounts on the
 //! management listener: `/oauth2/token`, `/oauth2/introspect`, `/oauth2/revoke`,
-//! `/oauth2/userinfo`, `/oauth2/jwks` and the discovery documents. Time and randomness
+//! `/oauth2/userinfo`, `/oauth2/jwks`, the discovery documents, and the pages people see:
+//! `/oauth2/authorize` (login and consent) and `/oidc/logout`. Time and randomness
 //! are injected ([`Clock`], [`Entropy`]) so tests move past expiries without sleeping.
 //!
 //! Modules: [`settings`] (what the configuration says), [`errors`] (every failure and the
@@ -15,7 +16,10 @@
 //! authentication), [`assertion`] (RFC 7523 JWTs), [`mtls`] (RFC 8705), [`grants`] (the
 //! token endpoint), [`tokens`] (minting), [`introspection`], [`revocation`], [`events`]
 //! (revocations on the bus), [`userinfo`], [`discovery`], [`signing`] (keys and
-//! rotation), [`protection`] (at-rest protection), [`clock`].
+//! rotation), [`protection`] (at-rest protection), [`clock`]; for people at a browser,
+//! [`authorize`] (the authorization endpoint), [`session`] (login sessions and their
+//! settings), [`consent`], [`logout`] (RP-initiated logout), [`csrf`] (form tokens),
+//! [`limiter`] (failed-login brake) and [`pages`] (the HTML).
 //!
 //! Beyond OAuth, for registrants and for the other roles: [`services`] mounts
 //! [`dcr`] (RFC 7591/7592 client registration, metadata checked by [`client_metadata`]),
@@ -27,9 +31,12 @@
 
 pub mod access_control;
 pub mod assertion;
+pub mod authorize;
 pub mod client_metadata;
 pub mod clients;
 pub mod clock;
+pub mod consent;
+pub mod csrf;
 pub mod dcr;
 pub mod discovery;
 pub mod errors;
@@ -37,12 +44,16 @@ pub mod events;
 pub mod grants;
 pub mod http;
 pub mod introspection;
+pub mod limiter;
+pub mod logout;
 mod manager;
 pub mod mtls;
 pub mod operations;
+pub mod pages;
 pub mod protection;
 pub mod revocation;
 pub mod services;
+pub mod session;
 pub mod settings;
 pub mod signing;
 pub mod throttle_data;
@@ -54,5 +65,6 @@ pub use clock::{Clock, Entropy, ManualClock, SystemClock, SystemEntropy};
 pub use errors::{Failure, KmError};
 pub use manager::KeyManager;
 pub use mtls::ClientCertificates;
+pub use session::{ConsentPolicy, LoginSettings};
 pub use settings::{IssuerKeys, KmSettings, TrustedIssuer};
 pub use signing::KeySource;

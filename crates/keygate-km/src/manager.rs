@@ -54,6 +54,7 @@ pub(crate) struct Inner {
     pub(crate) remote_keys: RemoteKeys,
     pub(crate) certificates: CertificateAuthenticator,
     pub(crate) events: RevocationEvents,
+    pub(crate) interaction: crate::session::Interaction,
     pub(crate) services: crate::services::ServiceState,
 }
 
@@ -103,6 +104,9 @@ impl KeyManager {
         let certificates = CertificateAuthenticator::new(roots).map_err(KmError::Config)?;
         let remote_keys = RemoteKeys::new().map_err(KmError::Config)?;
         let events = RevocationEvents::new(bus, &settings, clock.now_ms());
+        let interaction =
+            crate::session::Interaction::load(&settings, &stores, clock.as_ref(), entropy.as_ref())
+                .await?;
         tracing::info!(
             issuer = %settings.issuer,
             keys = ?signing.source(),
@@ -123,6 +127,7 @@ impl KeyManager {
                 remote_keys,
                 certificates,
                 events,
+                interaction,
                 services,
             }),
         })

@@ -105,6 +105,8 @@ pub struct KmSettings {
     pub node_name: String,
     /// Prefix of the bus subjects.
     pub subject_prefix: SubjectPrefix,
+    /// The login and consent pages and login sessions.
+    pub login: crate::session::LoginSettings,
     /// Client registration, operations, key validation and throttle data.
     pub services: crate::services::ServiceSettings,
 }
@@ -163,6 +165,7 @@ impl KmSettings {
                 node_id.get(..12).unwrap_or(&node_id)
             ),
             subject_prefix: SubjectPrefix::default(),
+            login: crate::session::LoginSettings::default(),
             services: crate::services::ServiceSettings::from_config(config),
         })
     }
