@@ -704,3 +704,88 @@ async fn snapshots_taken_during_writes_plus_later_events_converge(f: &Fixture) {
         }
     }
 }
+
+on_all_backends!(writes_of_other_roles_reach_the_feed_and_the_snapshot);
+
+/// Revocations the key manager stores, and policies and deny conditions written straight
+/// to the store, are published like the control plane's own changes.
+async fn writes_of_other_roles_reach_the_feed_and_the_snapshot(f: &Fixture) {
+    use keygate_model::*;
+    let now = 1_900_000_000_000_i64;
+    let mut feed = f
+        .bus
+        .subscribe(&Subject::notification(&SubjectPrefix::default()))
+        .await
+        .unwrap();
+    let token = RevokedToken {
+        tenant: Tenant::default(),
+        signature: "sig-1".into(),
+        token_type: RevokedTokenType::JwtSignature,
+        expiry_time_ms: now + 3_600_000,
+        revoked_at_ms: now,
+    };
+    f.stores
+        .revoked_tokens()
+        .insert_revoked_token(&token)
+        .await
+        .unwrap();
+    let policy = ApplicationPolicy {
+        uuid: "p-1".into(),
+        tenant: Tenant::default(),
+        name: "5PerMin".into(),
+        display_name: "5PerMin".into(),
+        description: None,
+        limit: QuotaLimit::requests(5, 1, TimeUnit::Minute),
+    };
+    f.stores
+        .application_policies()
+        .create_application_policy(&policy)
+        .await
+        .unwrap();
+    let condition = BlockCondition {
+        uuid: "b-1".into(),
+        tenant: Tenant::default(),
+        condition_type: BlockConditionType::Ip,
+        value: "10.1.2.3".into(),
+        enabled: true,
+    };
+    f.stores
+        .block_conditions()
+        .create_block_condition(&condition)
+        .await
+        .unwrap();
+    f.stores
+        .application_policies()
+        .delete_application_policy(&Tenant::default(), "5PerMin")
+        .await
+        .unwrap();
+
+    assert_eq!(f.control.relay().publish_pending().await.unwrap(), 4);
+    let events = drain(&mut feed).await;
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "TOKEN_REVOKED",
+            "APPLICATION_POLICY_CREATE",
+            "BLOCK_CONDITION_CREATE",
+            "APPLICATION_POLICY_DELETE"
+        ]
+    );
+    // The policy was gone by the time its creation was published: both events say so,
+    // and the replica converges all the same.
+    assert_eq!(events[1].payload["kind"], "application_policy_deleted");
+    let replica = Replica::new();
+    for event in &events {
+        let change: ReplicaChange = serde_json::from_value(event.payload.clone()).unwrap();
+        assert_eq!(
+            replica.apply_event(event.revision, change),
+            ApplyOutcome::Applied
+        );
+    }
+    assert!(replica.snapshot().is_revoked("sig-1", now));
+    let snapshot = f.control.snapshot().await.unwrap();
+    assert_eq!(snapshot.revision, 4);
+    assert_eq!(snapshot.block_conditions, vec![condition]);
+    assert!(snapshot.application_policies.is_empty());
+}
