@@ -789,3 +789,80 @@ async fn writes_of_other_roles_reach_the_feed_and_the_snapshot(f: &Fixture) {
     assert_eq!(snapshot.block_conditions, vec![condition]);
     assert!(snapshot.application_policies.is_empty());
 }
+
+/// A bus that refuses publications while `down` is set, and records what it accepted.
+#[derive(Default)]
+struct FlakyBus {
+    down: std::sync::atomic::AtomicBool,
+    accepted: std::sync::Mutex<Vec<u64>>,
+}
+
+#[async_trait::async_trait]
+impl EventBus for FlakyBus {
+    async fn publish(
+        &self,
+        _subject: &Subject,
+        event: &keygate_bus::Envelope,
+    ) -> Result<(), keygate_bus::BusError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(keygate_bus::BusError::Unavailable {
+                broker: "test".into(),
+                reason: "down".into(),
+            });
+        }
+        self.accepted.lock().unwrap().push(event.revision);
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        _subject: &Subject,
+    ) -> Result<keygate_bus::Subscription, keygate_bus::BusError> {
+        Err(keygate_bus::BusError::Closed)
+    }
+
+    fn transport(&self) -> &'static str {
+        "flaky"
+    }
+}
+
+on_all_backends!(a_bus_outage_delays_events_but_loses_none);
+
+/// While the bus refuses events the outbox keeps them; once it is back they go out in
+/// order, each once.
+async fn a_bus_outage_delays_events_but_loses_none(f: &Fixture) {
+    let bus = std::sync::Arc::new(FlakyBus::default());
+    let relay = OutboxRelay::new(
+        f.stores.clone(),
+        bus.clone(),
+        &SubjectPrefix::default(),
+        "cp",
+    );
+    let pets = f.create_api("Pets", "/pets").await;
+    assert_eq!(relay.publish_pending().await.unwrap(), 1);
+    bus.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(f.lifecycle(&pets, "Publish").await.0, StatusCode::OK);
+    f.create_app("bob", "shop").await;
+    assert!(relay.publish_pending().await.is_err());
+    assert!(relay.publish_pending().await.is_err());
+    assert_eq!(
+        f.stores
+            .change_outbox()
+            .last_published_revision()
+            .await
+            .unwrap(),
+        1
+    );
+    bus.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(relay.publish_pending().await.unwrap(), 2);
+    assert_eq!(relay.publish_pending().await.unwrap(), 0);
+    assert_eq!(*bus.accepted.lock().unwrap(), [1, 2, 3]);
+    assert_eq!(
+        f.stores
+            .change_outbox()
+            .last_published_revision()
+            .await
+            .unwrap(),
+        3
+    );
+}
