@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-10}
 offset=${OFFSET:-0}   # added to every port, e.g. OFFSET=1000 beside a running keygate
-bin=target/release/keygate
-[ -x "$bin" ] || cargo build --release -q
+bin=${KEYGATE_BIN:-target/release/keygate}
+[ -x "$bin" ] || cargo build --release -q -p keygate
+bin=$(realpath "$bin")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -17,7 +18,7 @@ now_ms() { date +%s%3N; }
 one_run() { # data dir
   local dir=$1 start ready pid
   start=$(now_ms)
-  (cd "$dir" && exec "$OLDPWD/$bin" server --port-offset "$offset" >/dev/null 2>&1) &
+  (cd "$dir" && exec "$bin" server --port-offset "$offset" >/dev/null 2>&1) &
   pid=$!
   until curl -ksf -o /dev/null "https://127.0.0.1:$((9443 + offset))/health/ready"; do
     if ! kill -0 "$pid" 2>/dev/null; then echo "server exited" >&2; exit 1; fi
