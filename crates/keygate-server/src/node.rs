@@ -7,6 +7,7 @@ use crate::{ServerError, health, metrics, tls};
 use axum::Router;
 use keygate_bus::{EventBus, InProcessBus};
 use keygate_config::{Config, Role};
+use keygate_control::{ControlPlane, ControlSettings};
 use keygate_km::{KeyManager, KmSettings, SystemClock, SystemEntropy};
 use keygate_store::{MigrateMode, Stores};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -59,8 +60,11 @@ pub struct RunningNode {
     stores: Arc<Stores>,
     bus: Arc<dyn EventBus>,
     key_manager: Option<KeyManager>,
+    control_plane: Option<ControlPlane>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// Tasks that run until shutdown (the control plane's outbox relay).
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningNode {
@@ -87,6 +91,11 @@ impl RunningNode {
         self.key_manager.as_ref()
     }
 
+    /// The control plane, when this node runs that role.
+    pub fn control_plane(&self) -> Option<&ControlPlane> {
+        self.control_plane.as_ref()
+    }
+
     /// A handle that starts shutdown when sent `true`.
     pub fn shutdown_handle(&self) -> watch::Sender<bool> {
         self.shutdown.clone()
@@ -96,6 +105,9 @@ impl RunningNode {
     /// drains and closes storage.
     pub async fn wait(mut self) {
         while self.tasks.join_next().await.is_some() {}
+        for task in self.background.drain(..) {
+            task.abort();
+        }
         self.stores.close().await;
     }
 
@@ -176,11 +188,27 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         None
     };
 
+    let mut background = Vec::new();
+    let control_plane = config.runs(Role::ControlPlane).then(|| {
+        let control = ControlPlane::new(
+            stores.clone(),
+            bus.clone(),
+            ControlSettings::from_config(config),
+        );
+        background.push(control.spawn_relay(keygate_control::DEFAULT_RELAY_INTERVAL));
+        control
+    });
+
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let mut listeners = Vec::with_capacity(bound.len());
     for (kind, tcp, addr) in bound {
-        let router = router_for(kind, stores.clone(), key_manager.as_ref());
+        let router = router_for(
+            kind,
+            stores.clone(),
+            key_manager.as_ref(),
+            control_plane.as_ref(),
+        );
         let tls = match kind {
             ListenerKind::Management => Some(management_tls.clone()),
             _ => kind.tls().then(|| tls_config.clone()),
@@ -197,16 +225,28 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         stores,
         bus,
         key_manager,
+        control_plane,
         shutdown,
         tasks,
+        background,
     })
 }
 
-fn router_for(kind: ListenerKind, stores: Arc<Stores>, key_manager: Option<&KeyManager>) -> Router {
+fn router_for(
+    kind: ListenerKind,
+    stores: Arc<Stores>,
+    key_manager: Option<&KeyManager>,
+    control_plane: Option<&ControlPlane>,
+) -> Router {
     let name = kind.name();
     let mut router = Router::new();
-    if let (ListenerKind::Management, Some(key_manager)) = (kind, key_manager) {
-        router = router.merge(key_manager.router());
+    if kind == ListenerKind::Management {
+        if let Some(key_manager) = key_manager {
+            router = router.merge(key_manager.router());
+        }
+        if let Some(control_plane) = control_plane {
+            router = router.merge(control_plane.router());
+        }
     }
     router
         .merge(health::routes(stores))
