@@ -8,7 +8,8 @@
 // Environment: KEYGATE_ISSUER, KEYGATE_CLIENT_ID, KEYGATE_CLIENT_SECRET; for `refresh`
 // KEYGATE_USERNAME and KEYGATE_PASSWORD; for `private_key_jwt` KEYGATE_CLIENT_KEY (PKCS#8
 // PEM) and KEYGATE_CLIENT_KEY_ID; for `registration` KEYGATE_INITIAL_ACCESS_TOKEN (RFC
-// 7591 §3) instead of a client.
+// 7591 §3) instead of a client; for `authorization_code` KEYGATE_REDIRECT_URI,
+// KEYGATE_USERNAME and KEYGATE_PASSWORD, and no KEYGATE_CLIENT_SECRET for a public client.
 import * as client from 'openid-client';
 import { importPKCS8 } from 'jose';
 
@@ -35,7 +36,102 @@ async function errorOf(call) {
   }
 }
 
+/** HTML attribute text, unescaped. */
+const unescape = (text) =>
+  text.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+
+/**
+ * A person's browser, reduced to what the login and consent pages need: it keeps cookies,
+ * does not follow redirects, and submits a page's first form with its hidden fields.
+ */
+class Browser {
+  cookies = new Map();
+
+  async send(url, init = {}) {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size) {
+      headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+    }
+    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+    for (const cookie of response.headers.getSetCookie()) {
+      const [pair] = cookie.split(';');
+      const at = pair.indexOf('=');
+      const [name, value] = [pair.slice(0, at).trim(), pair.slice(at + 1)];
+      if (/max-age=0/i.test(cookie)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    return { url: new URL(url), status: response.status, location: response.headers.get('location'), html: await response.text() };
+  }
+
+  /** Submits the first form of `page` with its hidden fields and `fields`. */
+  async submit(page, fields) {
+    const form = page.html.match(/<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/);
+    if (!form) throw new Error(`no form on the page (status ${page.status}): ${page.html.slice(0, 500)}`);
+    const body = new URLSearchParams();
+    for (const input of form[2].matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)) {
+      body.append(unescape(input[1]), unescape(input[2]));
+    }
+    for (const [name, value] of Object.entries(fields)) body.set(name, value);
+    return this.send(new URL(unescape(form[1]), page.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
+  }
+}
+
 const flows = {
+  async authorization_code() {
+    const secret = process.env.KEYGATE_CLIENT_SECRET;
+    const config = await client.discovery(
+      issuer,
+      env('KEYGATE_CLIENT_ID'),
+      undefined,
+      secret ? client.ClientSecretBasic(secret) : client.None(),
+    );
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const authorizationUrl = client.buildAuthorizationUrl(config, {
+      redirect_uri: env('KEYGATE_REDIRECT_URI'),
+      scope: 'openid email read',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+
+    // The person: the login page, then (unless the client needs none) the consent page.
+    const browser = new Browser();
+    const login = await browser.send(authorizationUrl);
+    if (login.status !== 200) throw new Error(`login page: ${login.status} ${login.html.slice(0, 300)}`);
+    let page = await browser.submit(login, { username: env('KEYGATE_USERNAME'), password: env('KEYGATE_PASSWORD') });
+    const consented = page.status === 200;
+    if (consented) page = await browser.submit(page, { kg_consent: 'approve' });
+    if (!page.location) throw new Error(`no redirect after sign-in: ${page.status} ${page.html.slice(0, 300)}`);
+    const callback = new URL(page.location);
+
+    // The client: openid-client checks state, iss (RFC 9207) and the ID token's nonce.
+    const checks = { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true };
+    const tokens = await client.authorizationCodeGrant(config, callback, checks);
+    const claims = tokens.claims();
+    const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+    // The code is single-use (RFC 6749 §4.1.2).
+    const replay = await errorOf(() => client.authorizationCodeGrant(config, callback, checks));
+    return {
+      redirected_to: `${callback.origin}${callback.pathname}`,
+      iss_parameter: callback.searchParams.get('iss'),
+      consent_page_shown: consented,
+      session_cookie_set: browser.cookies.size > 0,
+      access_token: tokens.access_token,
+      refresh_token: tokens.refresh_token ?? null,
+      scope: tokens.scope,
+      id_token_claims: claims,
+      userinfo,
+      replay_error: replay,
+    };
+  },
+
   async registration() {
     // RFC 7591: register a client with an initial access token, then use it.
     const config = await client.dynamicClientRegistration(

@@ -1,5 +1,7 @@
 //! panva's `openid-client` (npm) as a relying party of a real node: discovery from the
-//! WSO2-style issuer, client credentials, the password grant followed by a refresh with
+//! WSO2-style issuer, the authorization code flow with PKCE — a scripted browser signing
+//! in on the login page and approving on the consent page, for a public and a
+//! confidential client — client credentials, the password grant followed by a refresh with
 //! rotation, UserInfo, introspection, revocation, `private_key_jwt` client
 //! authentication, and dynamic client registration (RFC 7591) with an initial access
 //! token. The script does the protocol work through the library; these tests
@@ -301,4 +303,76 @@ async fn openid_client_registers_a_client_dynamically() {
     let read: serde_json::Value = read.json().await.unwrap();
     assert_eq!(read["client_id"], client_id);
     assert_eq!(read["client_name"], "openid-client registered");
+}
+
+/// Runs the authorization code flow with PKCE as `client_id` (public without `secret`)
+/// through the login and consent pages, and checks what openid-client got.
+async fn authorization_code(client_id: &str, secret: Option<&str>) -> serde_json::Value {
+    let node = InteropNode::start().await;
+    let mut client = registration(
+        client_id,
+        match secret {
+            Some(_) => keygate_model::TokenEndpointAuthMethod::ClientSecretBasic,
+            None => keygate_model::TokenEndpointAuthMethod::None,
+        },
+    );
+    client.grant_types = vec!["authorization_code".into(), "refresh_token".into()];
+    client.pkce_mandatory = true;
+    if let Some(secret) = secret {
+        client.secret_digest = Some(
+            node.km()
+                .seal_client_secret(&keygate_model::Secret::new(secret))
+                .unwrap(),
+        );
+    }
+    node.register(client).await;
+    let mut env = node.base_env();
+    env.push(("KEYGATE_CLIENT_ID".into(), client_id.into()));
+    if let Some(secret) = secret {
+        env.push(("KEYGATE_CLIENT_SECRET".into(), secret.into()));
+    }
+    env.push((
+        "KEYGATE_REDIRECT_URI".into(),
+        "https://app.example/callback".into(),
+    ));
+    env.push(("KEYGATE_USERNAME".into(), USER.into()));
+    env.push(("KEYGATE_PASSWORD".into(), USER_PASSWORD.into()));
+    let out = flow("authorization_code", env).await;
+
+    assert_eq!(field(&out, "redirected_to"), "https://app.example/callback");
+    assert_eq!(field(&out, "iss_parameter"), node.issuer, "RFC 9207");
+    assert_eq!(out["session_cookie_set"], true);
+    let mut scopes: Vec<&str> = field(&out, "scope").split(' ').collect();
+    scopes.sort_unstable();
+    assert_eq!(scopes, ["email", "openid", "read"]);
+    let id = &out["id_token_claims"];
+    assert_eq!(id["sub"], USER);
+    assert_eq!(id["aud"], client_id);
+    assert_eq!(id["iss"], node.issuer.as_str());
+    assert!(id["auth_time"].is_i64(), "{id}");
+    assert_eq!(out["userinfo"]["sub"], USER);
+    assert_eq!(out["userinfo"]["email"], "carol@example.com");
+    assert_eq!(field(&out, "replay_error"), "invalid_grant");
+    // Replaying the code revoked what it had issued (RFC 6749 §4.1.2).
+    let introspected = node.introspect(field(&out, "access_token")).await;
+    assert_eq!(introspected["active"], false, "{introspected}");
+    out
+}
+
+#[tokio::test]
+async fn openid_client_runs_the_code_flow_with_pkce_as_a_public_client() {
+    if !clients_installed(Runtime::Node, PACKAGES, "openid_client_code_public") {
+        return;
+    }
+    let out = authorization_code("rp-spa", None).await;
+    assert_eq!(out["consent_page_shown"], true);
+}
+
+#[tokio::test]
+async fn openid_client_runs_the_code_flow_with_pkce_as_a_confidential_client() {
+    if !clients_installed(Runtime::Node, PACKAGES, "openid_client_code_confidential") {
+        return;
+    }
+    let out = authorization_code("rp-web", Some("rp-web-secret")).await;
+    assert!(out["refresh_token"].is_string(), "{out}");
 }
