@@ -34,6 +34,15 @@ use keygate_oauth::{ClientCredentials, OAuthError, RoleBasedScopeIssuer, ScopeSe
 use keygate_store::{CodeConsumption, Page};
 use std::collections::HashMap;
 
+/// Whose roles the role-based scope issuer checks requested scopes against.
+#[derive(Debug, Clone, Copy)]
+enum RolesOf<'a> {
+    /// Roles already at hand.
+    Given(&'a [String]),
+    /// The roles of this user of the user store (none when there is no such user).
+    User(&'a str),
+}
+
 /// Tokens read per page when collecting a refresh-token family.
 const FAMILY_PAGE: u32 = 200;
 /// Most pages read when collecting a family.
@@ -110,12 +119,11 @@ impl Inner {
         scope: Option<&ScopeSet>,
     ) -> Result<Issued, Failure> {
         let owner = &client.client.owner;
-        let roles = self.roles_of(owner).await?;
         let outcome = GrantOutcome {
             client,
             subject: owner.clone(),
             grant_type: grant_types::CLIENT_CREDENTIALS.to_owned(),
-            scopes: self.grant_scopes(scope, &roles).await?,
+            scopes: self.grant_scopes_with(scope, RolesOf::User(owner)).await?,
             kind: AccessTokenKind::Application,
             refresh: RefreshIssue::None,
             id_token: None,
@@ -353,12 +361,14 @@ impl Inner {
             return Err(OAuthError::invalid_grant("assertion already used").into());
         }
         let subject = claims.sub.unwrap_or_default();
-        let roles = self.roles_of(&subject).await?;
+        let scopes = self
+            .grant_scopes_with(scope, RolesOf::User(&subject))
+            .await?;
         let outcome = GrantOutcome {
             client,
             subject,
             grant_type: grant_types::JWT_BEARER.to_owned(),
-            scopes: self.grant_scopes(scope, &roles).await?,
+            scopes,
             kind: AccessTokenKind::User,
             refresh: self.refresh_for(client),
             id_token: None,
@@ -403,6 +413,19 @@ impl Inner {
         requested: Option<&ScopeSet>,
         roles: &[String],
     ) -> Result<ScopeSet, Failure> {
+        self.grant_scopes_with(requested, RolesOf::Given(roles))
+            .await
+    }
+
+    /// [`Self::grant_scopes`] with the roles given, or those of a user of the user store,
+    /// loaded only when a requested scope is bound to roles: the issuer consults roles for
+    /// known scopes alone, so a request for none (`default`, OpenID Connect or whitelisted
+    /// scopes) costs no user lookup.
+    async fn grant_scopes_with(
+        &self,
+        requested: Option<&ScopeSet>,
+        roles: RolesOf<'_>,
+    ) -> Result<ScopeSet, Failure> {
         let requested = requested.cloned().unwrap_or_default();
         if requested.len() > MAX_REQUESTED_SCOPES {
             return Err(OAuthError::invalid_scope("too many scopes requested").into());
@@ -425,6 +448,15 @@ impl Inner {
             }
         }
         let checked = ScopeSet::from_tokens(requested.iter().filter(|s| !whitelisted.contains(s)))?;
+        let loaded;
+        let roles: &[String] = match roles {
+            RolesOf::Given(roles) => roles,
+            RolesOf::User(_) if known.is_empty() => &[],
+            RolesOf::User(username) => {
+                loaded = self.roles_of(username).await?;
+                &loaded
+            }
+        };
         let granted = RoleBasedScopeIssuer::new(&known, true).issue(&checked, roles);
         if whitelisted.is_empty() {
             return Ok(granted);
