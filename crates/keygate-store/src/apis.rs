@@ -461,13 +461,6 @@ impl ApiRepository for SqlApim {
     }
 
     async fn delete_api(&self, uuid: &str) -> StoreResult<bool> {
-        let done = self
-            .db
-            .query("DELETE FROM kg_api WHERE uuid = ?")
-            .bind(uuid.to_owned())
-            .execute(self.db.pool())
-            .await
-            .map_err(|e| self.db.fail(e, "api"))?;
-        Ok(done.rows_affected() > 0)
+        self.db.delete_one("kg_api", "uuid", uuid, "api").await
     }
 }

@@ -399,14 +399,9 @@ impl ApplicationRepository for SqlApim {
     }
 
     async fn delete_application(&self, uuid: &str) -> StoreResult<bool> {
-        let done = self
-            .db
-            .query("DELETE FROM kg_application WHERE uuid = ?")
-            .bind(uuid.to_owned())
-            .execute(self.db.pool())
+        self.db
+            .delete_one("kg_application", "uuid", uuid, "application")
             .await
-            .map_err(|e| self.db.fail(e, "application"))?;
-        Ok(done.rows_affected() > 0)
     }
 }
 
@@ -545,14 +540,9 @@ impl SubscriptionRepository for SqlApim {
     }
 
     async fn delete_subscription(&self, uuid: &str) -> StoreResult<bool> {
-        let done = self
-            .db
-            .query("DELETE FROM kg_subscription WHERE uuid = ?")
-            .bind(uuid.to_owned())
-            .execute(self.db.pool())
+        self.db
+            .delete_one("kg_subscription", "uuid", uuid, "subscription")
             .await
-            .map_err(|e| self.db.fail(e, "subscription"))?;
-        Ok(done.rows_affected() > 0)
     }
 }
 
@@ -654,13 +644,8 @@ impl KeyMappingRepository for SqlApim {
     }
 
     async fn delete_key_mapping(&self, uuid: &str) -> StoreResult<bool> {
-        let done = self
-            .db
-            .query("DELETE FROM kg_key_mapping WHERE uuid = ?")
-            .bind(uuid.to_owned())
-            .execute(self.db.pool())
+        self.db
+            .delete_one("kg_key_mapping", "uuid", uuid, "key mapping")
             .await
-            .map_err(|e| self.db.fail(e, "key mapping"))?;
-        Ok(done.rows_affected() > 0)
     }
 }

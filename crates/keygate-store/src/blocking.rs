@@ -140,14 +140,9 @@ impl BlockConditionRepository for SqlApim {
     }
 
     async fn delete_block_condition(&self, uuid: &str) -> StoreResult<bool> {
-        let done = self
-            .db
-            .query("DELETE FROM kg_block_condition WHERE uuid = ?")
-            .bind(uuid.to_owned())
-            .execute(self.db.pool())
+        self.db
+            .delete_one("kg_block_condition", "uuid", uuid, "block condition")
             .await
-            .map_err(|e| self.db.fail(e, "block condition"))?;
-        Ok(done.rows_affected() > 0)
     }
 }
 

@@ -253,13 +253,8 @@ impl OAuthClientRepository for SqlApim {
     }
 
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
-        let done = self
-            .db
-            .query("DELETE FROM kg_oauth_client WHERE client_id = ?")
-            .bind(client_id.to_owned())
-            .execute(self.db.pool())
+        self.db
+            .delete_one("kg_oauth_client", "client_id", client_id, "oauth client")
             .await
-            .map_err(|e| self.db.fail(e, "oauth client"))?;
-        Ok(done.rows_affected() > 0)
     }
 }

@@ -160,6 +160,24 @@ impl Db {
         sqlx::query(AssertSqlSafe(self.backend.sql(sql).into_owned()))
     }
 
+    /// Deletes the row of `table` whose `column` equals `key`; whether there was one.
+    /// `table` and `column` are the store's own constant names, never caller input.
+    pub(crate) async fn delete_one(
+        &self,
+        table: &str,
+        column: &str,
+        key: &str,
+        what: &str,
+    ) -> StoreResult<bool> {
+        let done = self
+            .query(&format!("DELETE FROM {table} WHERE {column} = ?"))
+            .bind(key.to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.fail(e, what))?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Starts a read-write transaction.
     pub(crate) async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
         self.pool

@@ -204,14 +204,14 @@ impl LoginSessionRepository for SqlApim {
     }
 
     async fn delete_session(&self, session_digest: &str) -> StoreResult<bool> {
-        let done = self
-            .db
-            .query("DELETE FROM kg_login_session WHERE session_digest = ?")
-            .bind(session_digest.to_owned())
-            .execute(self.db.pool())
+        self.db
+            .delete_one(
+                "kg_login_session",
+                "session_digest",
+                session_digest,
+                "login session",
+            )
             .await
-            .map_err(|e| self.db.fail(e, "login session"))?;
-        Ok(done.rows_affected() > 0)
     }
 
     async fn delete_sessions_of(&self, tenant: &Tenant, subject: &str) -> StoreResult<u64> {
