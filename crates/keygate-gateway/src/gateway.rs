@@ -24,6 +24,8 @@ use crate::auth::{
 use crate::authorize::{Authorization, authorize, authorize_anonymous};
 use crate::backend_jwt::{BackendJwtError, BackendJwtIssuer, UserClaimsSource};
 use crate::errors::{GatewayError, InvalidToken};
+use crate::events::{RequestEvent, RequestEventQueue};
+use crate::observe::{self, Finished, Observation};
 use crate::proxy::{
     Forwarded, ProxyBuildError, UpstreamClient, downstream_response, upstream_headers,
 };
@@ -44,7 +46,7 @@ use rustls_pki_types::CertificateDer;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The gateway's clock, in unix milliseconds; tests move it instead of sleeping.
 pub trait Clock: Send + Sync + fmt::Debug {
@@ -108,6 +110,7 @@ struct Inner {
     throttle: Arc<GatewayThrottle>,
     upstream: UpstreamClient,
     clock: Arc<dyn Clock>,
+    events: Option<Arc<RequestEventQueue>>,
 }
 
 /// The gateway role's request path. Cheap to clone: every clone shares one state.
@@ -136,6 +139,7 @@ pub struct GatewayBuilder {
     throttle: Option<Arc<GatewayThrottle>>,
     clock: Arc<dyn Clock>,
     extra_roots: Vec<CertificateDer<'static>>,
+    events: Option<Arc<RequestEventQueue>>,
 }
 
 impl GatewayBuilder {
@@ -166,6 +170,12 @@ impl GatewayBuilder {
     /// Shares throttling state (counters, traffic-manager decisions) with the caller.
     pub fn throttle(mut self, throttle: Arc<GatewayThrottle>) -> Self {
         self.throttle = Some(throttle);
+        self
+    }
+
+    /// Queues a request event for each admitted request (`enable_data_publishing`).
+    pub fn request_events(mut self, queue: Arc<RequestEventQueue>) -> Self {
+        self.events = Some(queue);
         self
     }
 
@@ -201,6 +211,7 @@ impl GatewayBuilder {
                 throttle: self.throttle.unwrap_or_default(),
                 upstream,
                 clock: self.clock,
+                events: self.events,
             }),
         })
     }
@@ -250,6 +261,7 @@ impl Gateway {
             throttle: None,
             clock: Arc::new(SystemClock),
             extra_roots: Vec::new(),
+            events: None,
         }
     }
 
@@ -279,10 +291,19 @@ impl Gateway {
         })
     }
 
-    /// Sends one request through the pipeline.
+    /// Sends one request through the pipeline, and records its metrics and access-log
+    /// line.
     pub async fn handle(&self, request: Request<Body>, tls: bool) -> Response<Body> {
-        match self.pipeline(request, tls).await {
-            Ok(response) => response,
+        let started = Instant::now();
+        let method = request.method().clone();
+        let path: Box<str> = request.uri().path().into();
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        let mut observation = Observation::default();
+        let (response, code) = match self.pipeline(request, tls, &mut observation).await {
+            Ok(response) => (response, None),
             Err(error) => {
                 tracing::debug!(
                     code = error.code(),
@@ -291,9 +312,22 @@ impl Gateway {
                     %error,
                     "request refused"
                 );
-                error.into_response()
+                let code = error.code();
+                (error.into_response(), Some(code))
             }
-        }
+        };
+        observe::record(
+            &Finished {
+                method: &method,
+                path: &path,
+                status: response.status().as_u16(),
+                code,
+                client_ip: peer,
+                started,
+            },
+            &observation,
+        );
+        response
     }
 
     /// Phase 1: limits on what the client sent.
@@ -317,6 +351,7 @@ impl Gateway {
         &self,
         request: Request<Body>,
         tls: bool,
+        observation: &mut Observation,
     ) -> Result<Response<Body>, GatewayError> {
         let (request, body) = request.into_parts();
         self.request_filter(&request)?;
@@ -329,6 +364,7 @@ impl Gateway {
                 RouteError::NoApi => GatewayError::ApiNotFound,
                 RouteError::NoResource => GatewayError::NoMatchingResource,
             })?;
+        observation.api = Some(route.api.clone());
         let mut ctx = RequestContext {
             now_ms,
             replica,
@@ -340,6 +376,10 @@ impl Gateway {
             admitted: None,
         };
         self.authenticate(&mut ctx, &request).await?;
+        observation.application = ctx
+            .authorization
+            .as_ref()
+            .map(|a| a.application.id_text.clone());
         let message_size = request
             .headers
             .get(CONTENT_LENGTH)
@@ -370,6 +410,13 @@ impl Gateway {
             },
             now_ms,
         )?;
+        if let Some(queue) = &inner.events {
+            queue.push(RequestEvent {
+                time_ms: now_ms,
+                message_size,
+                keys: admitted.keys.clone(),
+            });
+        }
         ctx.admitted = Some(admitted);
         let assertion = match (&ctx.authorization, ctx.token) {
             (Some(auth), Some(token)) if inner.backend_jwt.enabled() => Some(

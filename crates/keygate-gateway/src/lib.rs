@@ -11,6 +11,11 @@
 //! of the control plane's data read without locks and replaced or patched by the
 //! snapshot loader and event handler. [`Gateway`] puts the phases together as an axum
 //! [`axum::Router`] the server mounts on the gateway listeners.
+//!
+//! Around the request path: the [`feed`] keeps the replica current from the bus and
+//! snapshots, [`remote`] reaches the key manager and control plane when they run
+//! elsewhere, [`events`] publishes admitted requests for global throttling, and
+//! `observe` gives each call its metrics and access-log line.
 
 #![forbid(unsafe_code)]
 
@@ -18,8 +23,12 @@ pub mod auth;
 pub mod authorize;
 pub mod backend_jwt;
 pub mod errors;
+pub mod events;
+pub mod feed;
 mod gateway;
+mod observe;
 pub mod proxy;
+pub mod remote;
 pub mod replica;
 pub mod route;
 pub mod settings;
@@ -40,8 +49,14 @@ pub use auth::{
 pub use authorize::Authorization;
 pub use backend_jwt::{BackendJwtIssuer, BackendJwtSettings, UserClaimsError, UserClaimsSource};
 pub use errors::{ErrorSource, GatewayError, InvalidToken, UpstreamFailure};
+pub use events::{
+    RequestEvent, RequestEventError, RequestEventQueue, RequestEventSettings, RequestEventSink,
+};
+pub use feed::{FeedSubscriptions, ReplicaFeed, SnapshotError, SnapshotSource};
 pub use gateway::{Clock, Gateway, GatewayBuildError, GatewayBuilder, SystemClock};
+pub use observe::ACCESS_LOG_TARGET;
 pub use proxy::{BackendEndpoint, ProxySettings, UpstreamClient};
+pub use remote::{HttpKeyValidator, HttpSnapshotSource, RemoteService, ServiceUrlError};
 pub use replica::{
     ApplicationEntry, ApplyOutcome, Replica, ReplicaChange, ReplicaData, ReplicaError,
     ReplicaSnapshot, RevocationSubject, SubjectRevocation,

@@ -9,6 +9,7 @@
 
 mod bootstrap;
 mod error;
+mod gateway;
 mod health;
 mod listener;
 mod metrics;
@@ -18,5 +19,6 @@ pub mod tls;
 
 pub use bootstrap::{AdminBootstrap, store_options};
 pub use error::ServerError;
+pub use gateway::{GATEWAY_CERTIFICATE_ALIAS, REQUEST_EVENTS_TYPE};
 pub use listener::{ListenerKind, ListenerPlan};
 pub use node::{BoundListener, RunningNode, ServerOptions, migrate, start};

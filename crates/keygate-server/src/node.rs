@@ -2,6 +2,7 @@
 //! nothing), serve, and shut down gracefully on request.
 
 use crate::bootstrap::{self, AdminBootstrap};
+use crate::gateway::{GatewayRole, Peers};
 use crate::listener::{self, ListenerKind, ListenerPlan};
 use crate::{ServerError, health, metrics, tls};
 use axum::Router;
@@ -61,6 +62,7 @@ pub struct RunningNode {
     bus: Arc<dyn EventBus>,
     key_manager: Option<KeyManager>,
     control_plane: Option<ControlPlane>,
+    gateway: Option<GatewayRole>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
     /// Tasks that run until shutdown (the control plane's outbox relay).
@@ -96,6 +98,11 @@ impl RunningNode {
         self.control_plane.as_ref()
     }
 
+    /// The gateway, when this node runs that role.
+    pub fn gateway(&self) -> Option<&keygate_gateway::Gateway> {
+        self.gateway.as_ref().map(GatewayRole::gateway)
+    }
+
     /// A handle that starts shutdown when sent `true`.
     pub fn shutdown_handle(&self) -> watch::Sender<bool> {
         self.shutdown.clone()
@@ -105,6 +112,9 @@ impl RunningNode {
     /// drains and closes storage.
     pub async fn wait(mut self) {
         while self.tasks.join_next().await.is_some() {}
+        if let Some(gateway) = self.gateway.take() {
+            gateway.stop().await;
+        }
         for task in self.background.drain(..) {
             task.abort();
         }
@@ -137,6 +147,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         },
         mutual_tls,
     )?;
+    let own_chain = identity.chain.clone();
     let tls_config = tls::server_config(identity)?;
     let _ = metrics::handle();
 
@@ -200,6 +211,17 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
     });
 
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let gateway = if config.runs(Role::Gateway) {
+        let peers = Peers {
+            key_manager: key_manager.as_ref(),
+            control_plane: control_plane.as_ref(),
+            bus: bus.clone(),
+            own_chain,
+        };
+        Some(GatewayRole::start(config, peers, shutdown_rx.clone()).await?)
+    } else {
+        None
+    };
     let mut tasks = JoinSet::new();
     let mut listeners = Vec::with_capacity(bound.len());
     for (kind, tcp, addr) in bound {
@@ -208,6 +230,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
             stores.clone(),
             key_manager.as_ref(),
             control_plane.as_ref(),
+            gateway.as_ref(),
         );
         let tls = match kind {
             ListenerKind::Management => Some(management_tls.clone()),
@@ -226,6 +249,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         bus,
         key_manager,
         control_plane,
+        gateway,
         shutdown,
         tasks,
         background,
@@ -237,8 +261,16 @@ fn router_for(
     stores: Arc<Stores>,
     key_manager: Option<&KeyManager>,
     control_plane: Option<&ControlPlane>,
+    gateway: Option<&GatewayRole>,
 ) -> Router {
     let name = kind.name();
+    let track = axum::middleware::from_fn(move |request, next| metrics::track(name, request, next));
+    let shared = health::routes(stores.clone()).merge(metrics::routes());
+    if let (Some(gateway), ListenerKind::GatewayHttps | ListenerKind::GatewayHttp) = (gateway, kind)
+    {
+        // Every path but health, metrics, /token and /revoke is an API call.
+        return gateway.router(kind.tls(), shared).layer(track);
+    }
     let mut router = Router::new();
     if kind == ListenerKind::Management {
         if let Some(key_manager) = key_manager {
@@ -248,13 +280,7 @@ fn router_for(
             router = router.merge(control_plane.router());
         }
     }
-    router
-        .merge(health::routes(stores))
-        .merge(metrics::routes())
-        .fallback(not_found)
-        .layer(axum::middleware::from_fn(move |request, next| {
-            metrics::track(name, request, next)
-        }))
+    router.merge(shared).fallback(not_found).layer(track)
 }
 
 async fn not_found(

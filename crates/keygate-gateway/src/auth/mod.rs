@@ -352,11 +352,19 @@ impl Authenticator {
         request: impl FnOnce() -> KeyValidationRequest,
         now_ms: i64,
     ) -> Result<Arc<Principal>, GatewayError> {
-        if let Some(cached) = self.verified.as_ref().and_then(|c| c.get(token)) {
-            return Ok(cached.principal);
+        if let Some(cache) = &self.verified {
+            let cached = cache.get(token);
+            crate::observe::cache_lookup("verified_token", cached.is_some());
+            if let Some(cached) = cached {
+                return Ok(cached.principal);
+            }
         }
-        if let Some(error) = self.refused.as_ref().and_then(|c| c.get(token)) {
-            return Err(error);
+        if let Some(cache) = &self.refused {
+            let refused = cache.get(token);
+            crate::observe::cache_lookup("refused_token", refused.is_some());
+            if let Some(error) = refused {
+                return Err(error);
+            }
         }
         let principal = if token.bytes().filter(|&b| b == b'.').count() == 2 {
             match self.verify_jwt(token, now_ms).await {

@@ -192,7 +192,11 @@ impl CachingKeyValidator {
         if let Some(error) = self.invalid.as_ref().and_then(|c| c.get(token)) {
             return Err(error);
         }
-        if let Some(info) = self.valid.as_ref().and_then(|c| c.get(token)) {
+        let cached = self.valid.as_ref().and_then(|c| c.get(token));
+        if self.valid.is_some() {
+            crate::observe::cache_lookup("opaque_token", cached.is_some());
+        }
+        if let Some(info) = cached {
             if info.expires_at_ms().is_some_and(|exp| exp <= now_ms) {
                 self.forget(token);
                 return Err(GatewayError::TokenExpired);

@@ -1,0 +1,471 @@
+//! The gateway role in a node: its [`Gateway`] built from the configuration, mounted on
+//! the gateway listeners (8243, 8280) with `/token` and `/revoke` forwarded to the key
+//! manager, its replica kept current by a [`ReplicaFeed`], and its request events
+//! published on the bus.
+//!
+//! What a gateway needs of the other roles comes in-process when they run in the same
+//! node, and over HTTPS otherwise:
+//!
+//! | need | co-located | remote |
+//! |---|---|---|
+//! | JWT signing keys | the key manager's JWK Set | `[[apim.jwt.issuer]]`, the truststore's `gateway_certificate_alias`, or `{key manager}/oauth2/jwks` |
+//! | opaque tokens | [`KeyManager::validate_key`] | `POST {service_url}key-validation/v1/validate` |
+//! | snapshots | [`ControlPlane::snapshot`] | `GET {control plane}/internal/data/v1/snapshot` |
+//! | `/token`, `/revoke` | the key manager's router | `{key manager}/oauth2/token`, `/oauth2/revoke` |
+//!
+//! A remote control plane is found at the key manager's origin (WSO2's usual layout:
+//! key manager and control plane on one node). Remote calls authenticate with the `[apim.key_manager]` credentials and trust
+//! the `[truststore]`.
+
+use crate::ServerError;
+use crate::tls;
+use async_trait::async_trait;
+use aws_lc_rs::encoding::AsDer;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use axum::routing::any;
+use keygate_bus::{Envelope, EventBus, Subject, SubjectPrefix};
+use keygate_config::{Config, JwtSigningAlgorithm};
+use keygate_control::ControlPlane;
+use keygate_gateway::auth::keys::{JwksFetcher, JwksKeys, KeySource, KeySourceError};
+use keygate_gateway::{
+    FeedSubscriptions, Gateway, GatewaySettings, HttpJwksFetcher, HttpKeyValidator,
+    HttpSnapshotSource, KeyValidationInfo, KeyValidationRequest, KeyValidator, KeyValidatorError,
+    ProxySettings, RemoteService, Replica, ReplicaData, ReplicaFeed, RequestEvent,
+    RequestEventError, RequestEventQueue, RequestEventSettings, RequestEventSink, SnapshotError,
+    SnapshotSource, StaticKeys, SystemClock, TrustedIssuer, UpstreamClient,
+};
+use keygate_jose::{JwkSet, Keystore, KeystoreEntry, SigningKey};
+use keygate_km::KeyManager;
+use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::ServiceExt;
+
+/// The truststore alias of the key manager's signing certificate, as WSO2 names it.
+pub const GATEWAY_CERTIFICATE_ALIAS: &str = "gateway_certificate_alias";
+/// How often the co-located key manager's keys may be re-read on an unknown `kid`.
+const LOCAL_JWKS_REFETCH: Duration = Duration::from_millis(100);
+/// How long start-up waits for the first snapshot before serving without it.
+const FIRST_SNAPSHOT_WAIT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the feed and the last request events.
+const STOP_WAIT: Duration = Duration::from_secs(5);
+/// The key manager's token endpoint.
+const TOKEN_PATH: &str = "/oauth2/token";
+/// The key manager's revocation endpoint.
+const REVOKE_PATH: &str = "/oauth2/revoke";
+
+/// The gateway role of a running node.
+pub(crate) struct GatewayRole {
+    gateway: Gateway,
+    token_endpoints: TokenEndpoints,
+    /// The feed and the request-event publisher.
+    pub(crate) tasks: Vec<JoinHandle<()>>,
+    events: Option<Arc<RequestEventQueue>>,
+}
+
+/// The other roles as this node reaches them.
+pub(crate) struct Peers<'a> {
+    pub key_manager: Option<&'a KeyManager>,
+    pub control_plane: Option<&'a ControlPlane>,
+    pub bus: Arc<dyn EventBus>,
+    /// The node's own TLS certificate chain, trusted like the truststore (a node calling
+    /// itself, or peers sharing its certificate).
+    pub own_chain: Vec<CertificateDer<'static>>,
+}
+
+fn config_error(what: &str, error: impl std::fmt::Display) -> ServerError {
+    ServerError::Config(format!("gateway: {what}: {error}"))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The certificates of the `[truststore]`, when one is configured.
+fn truststore(config: &Config) -> Result<Option<Keystore>, ServerError> {
+    config
+        .keystores
+        .truststore
+        .as_ref()
+        .map(tls::open_keystore)
+        .transpose()
+}
+
+fn trusted_certificates(store: Option<&Keystore>) -> Vec<CertificateDer<'static>> {
+    let Some(store) = store else {
+        return Vec::new();
+    };
+    store
+        .entries()
+        .flat_map(|(_, entry)| match entry {
+            KeystoreEntry::TrustedCertificate(cert) => vec![cert.clone()],
+            KeystoreEntry::PrivateKey { chain, .. } => chain.clone(),
+        })
+        .collect()
+}
+
+/// The co-located key manager's JWK Set, read in-process.
+#[derive(Clone)]
+struct LocalJwks(KeyManager);
+
+impl std::fmt::Debug for LocalJwks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LocalJwks")
+    }
+}
+
+#[async_trait]
+impl JwksFetcher for LocalJwks {
+    async fn fetch(&self, _url: &str) -> Result<JwkSet, KeySourceError> {
+        Ok(self.0.jwks())
+    }
+}
+
+/// The co-located key manager's key validation, in-process.
+#[derive(Clone)]
+struct LocalKeyValidator(KeyManager);
+
+impl std::fmt::Debug for LocalKeyValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LocalKeyValidator")
+    }
+}
+
+#[async_trait]
+impl KeyValidator for LocalKeyValidator {
+    async fn validate(
+        &self,
+        request: &KeyValidationRequest,
+    ) -> Result<KeyValidationInfo, KeyValidatorError> {
+        let unavailable = |e: &dyn std::fmt::Display| KeyValidatorError::Unavailable(e.to_string());
+        // The gateway's question and the key manager's are one wire contract (DESIGN §4).
+        let question = serde_json::to_value(request)
+            .and_then(serde_json::from_value)
+            .map_err(|e| unavailable(&e))?;
+        let info = self
+            .0
+            .validate_key(&question)
+            .await
+            .map_err(|e| unavailable(&format!("{e:?}")))?;
+        serde_json::to_value(info)
+            .and_then(serde_json::from_value)
+            .map_err(|e| unavailable(&e))
+    }
+}
+
+/// The co-located control plane's data, in-process.
+#[derive(Clone)]
+struct LocalSnapshotSource(ControlPlane);
+
+impl std::fmt::Debug for LocalSnapshotSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LocalSnapshotSource")
+    }
+}
+
+#[async_trait]
+impl SnapshotSource for LocalSnapshotSource {
+    async fn snapshot(&self) -> Result<ReplicaData, SnapshotError> {
+        let snapshot = self
+            .0
+            .snapshot()
+            .await
+            .map_err(|e| SnapshotError(e.to_string()))?;
+        serde_json::to_value(snapshot)
+            .and_then(serde_json::from_value)
+            .map_err(|e| SnapshotError(e.to_string()))
+    }
+}
+
+/// Request events as `keygate.throttle.request` envelopes, one per batch.
+struct BusRequestEvents {
+    bus: Arc<dyn EventBus>,
+    subject: Subject,
+    origin_node: String,
+    revision: AtomicU64,
+}
+
+impl std::fmt::Debug for BusRequestEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BusRequestEvents")
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The envelope type of a batch of request events.
+pub const REQUEST_EVENTS_TYPE: &str = "REQUEST_EVENTS";
+
+#[async_trait]
+impl RequestEventSink for BusRequestEvents {
+    async fn publish(&self, batch: Vec<RequestEvent>) -> Result<(), RequestEventError> {
+        let now = now_ms();
+        let envelope = Envelope {
+            id: uuid::Uuid::new_v4().to_string(),
+            event_type: REQUEST_EVENTS_TYPE.to_owned(),
+            revision: self.revision.fetch_add(1, Ordering::Relaxed) + 1,
+            time: now,
+            origin_node: self.origin_node.clone(),
+            payload: serde_json::json!({ "events": batch }),
+        };
+        self.bus
+            .publish(&self.subject, &envelope)
+            .await
+            .map_err(|e| RequestEventError(e.to_string()))
+    }
+}
+
+/// Where `/token` and `/revoke` go.
+#[derive(Clone)]
+enum TokenEndpoints {
+    /// The co-located key manager's own routes.
+    Local(Router),
+    /// The key manager over the network.
+    Remote(Box<RemoteService>),
+}
+
+impl TokenEndpoints {
+    async fn forward(&self, mut request: Request, path: &'static str) -> Response {
+        match self {
+            Self::Local(router) => {
+                let query = request
+                    .uri()
+                    .query()
+                    .map(|q| format!("?{q}"))
+                    .unwrap_or_default();
+                match format!("{path}{query}").parse() {
+                    Ok(uri) => *request.uri_mut() = uri,
+                    Err(_) => {
+                        return keygate_gateway::GatewayError::BadRequest("invalid path")
+                            .into_response();
+                    }
+                }
+                match router.clone().oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            }
+            Self::Remote(service) => match service.forward(request, path).await {
+                Ok(response) => response,
+                Err(error) => error.into_response(),
+            },
+        }
+    }
+}
+
+/// The key for signing backend JWTs: `[keystore.primary]`'s, else one made at start.
+fn backend_jwt_signer(config: &Config) -> Result<Option<SigningKey>, ServerError> {
+    if !config.jwt.enabled || config.jwt.signing_algorithm == JwtSigningAlgorithm::None {
+        return Ok(None);
+    }
+    if let Some(primary) = &config.keystores.primary {
+        let identity = tls::identity_from_keystore(primary)?;
+        let rustls_pki_types::PrivateKeyDer::Pkcs8(key) = identity.key else {
+            return Err(config_error("[keystore.primary]", "the key is not PKCS#8"));
+        };
+        return SigningKey::from_pkcs8(&key)
+            .map(Some)
+            .map_err(|e| config_error("[keystore.primary] key for backend JWTs", e));
+    }
+    tracing::warn!(
+        "no [keystore.primary]: backend JWTs are signed with a key made at start; backends \
+         cannot pin it across restarts"
+    );
+    let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+        .map_err(|e| config_error("backend JWT key", e))?;
+    let der: aws_lc_rs::encoding::Pkcs8V1Der<'_> = pair
+        .as_der()
+        .map_err(|e| config_error("backend JWT key", e))?;
+    SigningKey::from_pkcs8(&PrivatePkcs8KeyDer::from(der.as_ref().to_vec()))
+        .map(Some)
+        .map_err(|e| config_error("backend JWT key", e))
+}
+
+/// The JWT issuers the gateway trusts.
+fn issuers(
+    config: &Config,
+    store: Option<&Keystore>,
+    roots: &[CertificateDer<'static>],
+    key_manager: Option<&KeyManager>,
+    km_origin: &str,
+) -> Result<Vec<TrustedIssuer>, ServerError> {
+    let fetcher =
+        Arc::new(HttpJwksFetcher::new(roots).map_err(|e| config_error("JWKS client TLS", e))?);
+    let mut issuers = keygate_gateway::trusted_issuers(config, store, fetcher.clone())
+        .map_err(|e| config_error("[[apim.jwt.issuer]]", e))?;
+    let (issuer, keys): (String, Arc<dyn KeySource>) = match key_manager {
+        Some(km) => (
+            km.issuer().to_owned(),
+            Arc::new(JwksKeys::new(
+                "in-process",
+                Arc::new(LocalJwks(km.clone())),
+                LOCAL_JWKS_REFETCH,
+            )),
+        ),
+        None => {
+            let issuer = format!("{km_origin}{TOKEN_PATH}");
+            let pinned = store.and_then(|s| {
+                StaticKeys::from_truststore(s, GATEWAY_CERTIFICATE_ALIAS)
+                    .ok()
+                    .map(|k| Arc::new(k) as Arc<dyn KeySource>)
+            });
+            let keys = pinned.unwrap_or_else(|| {
+                Arc::new(JwksKeys::new(
+                    format!("{km_origin}/oauth2/jwks"),
+                    fetcher,
+                    keygate_gateway::auth::keys::DEFAULT_JWKS_MIN_REFETCH_INTERVAL,
+                ))
+            });
+            (issuer, keys)
+        }
+    };
+    if !issuers.iter().any(|i| i.issuer == issuer) {
+        issuers.push(TrustedIssuer::new(issuer, keys));
+    }
+    Ok(issuers)
+}
+
+impl GatewayRole {
+    /// Builds the gateway, subscribes its feed, takes the first snapshot (waiting up to
+    /// [`FIRST_SNAPSHOT_WAIT`]) and starts its background tasks, which stop when
+    /// `shutdown` turns true.
+    pub(crate) async fn start(
+        config: &Config,
+        peers: Peers<'_>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<GatewayRole, ServerError> {
+        let settings =
+            GatewaySettings::from_config(config).map_err(|e| config_error("settings", e))?;
+        let store = truststore(config)?;
+        let mut roots = trusted_certificates(store.as_ref());
+        roots.extend(peers.own_chain.iter().cloned());
+        let client = UpstreamClient::new(&ProxySettings::default(), &roots)
+            .map_err(|e| config_error("service client TLS", e))?;
+        let key_manager = &config.key_manager;
+        let km_service = RemoteService::new(
+            client,
+            &key_manager.service_url,
+            &key_manager.username,
+            key_manager.password.as_ref(),
+        )
+        .map_err(|e| config_error("[apim.key_manager] service_url", e))?;
+
+        let replica = Arc::new(Replica::new());
+        let mut builder = Gateway::builder(settings, replica.clone())
+            .issuers(issuers(
+                config,
+                store.as_ref(),
+                &roots,
+                peers.key_manager,
+                km_service.origin(),
+            )?)
+            .trusted_certificates(roots.clone());
+        builder = match peers.key_manager {
+            Some(km) => builder.key_validator(Arc::new(LocalKeyValidator(km.clone()))),
+            None => builder.key_validator(Arc::new(HttpKeyValidator::new(km_service.clone()))),
+        };
+        if let Some(signer) = backend_jwt_signer(config)? {
+            builder = builder.backend_jwt_signer(signer);
+        }
+        let mut tasks = Vec::new();
+        let events = config.throttling.enable_data_publishing.then(|| {
+            let queue = RequestEventQueue::new(RequestEventSettings::default());
+            tasks.push(queue.spawn(Arc::new(BusRequestEvents {
+                bus: peers.bus.clone(),
+                subject: Subject::throttle_request(&SubjectPrefix::default()),
+                origin_node: format!("{}#gateway", config.server.hostname),
+                revision: AtomicU64::new(u64::try_from(now_ms()).unwrap_or(0)),
+            })));
+            queue
+        });
+        if let Some(queue) = &events {
+            builder = builder.request_events(queue.clone());
+        }
+        let gateway = builder
+            .build()
+            .map_err(|e| config_error("could not be built", e))?;
+
+        let source: Arc<dyn SnapshotSource> = match peers.control_plane {
+            Some(control) => Arc::new(LocalSnapshotSource(control.clone())),
+            None => Arc::new(HttpSnapshotSource::new(km_service.clone())),
+        };
+        let mut subscriptions =
+            FeedSubscriptions::subscribe(peers.bus.as_ref(), &SubjectPrefix::default())
+                .await
+                .map_err(|e| config_error("event bus", e))?;
+        let mut feed = ReplicaFeed::new(
+            replica,
+            gateway.throttle_state().clone(),
+            source,
+            Arc::new(SystemClock),
+        );
+        match tokio::time::timeout(FIRST_SNAPSHOT_WAIT, feed.prime(&mut subscriptions)).await {
+            Ok(Ok(revision)) => tracing::debug!(revision, "gateway replica ready"),
+            Ok(Err(error)) => tracing::warn!(%error, "gateway starts without a snapshot; retrying"),
+            Err(_) => tracing::warn!("gateway starts before its first snapshot; retrying"),
+        }
+        tasks.push(feed.spawn(subscriptions, shutdown));
+
+        let token_endpoints = match peers.key_manager {
+            Some(km) => TokenEndpoints::Local(km.router()),
+            None => TokenEndpoints::Remote(Box::new(km_service)),
+        };
+        Ok(GatewayRole {
+            gateway,
+            token_endpoints,
+            tasks,
+            events,
+        })
+    }
+
+    /// The gateway.
+    pub(crate) fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// The routes of a gateway listener: `/token` and `/revoke` for the key manager,
+    /// `extra` (health and metrics), and every other path through the gateway.
+    pub(crate) fn router(&self, tls: bool, extra: Router) -> Router {
+        let token = self.token_endpoints.clone();
+        let revoke = self.token_endpoints.clone();
+        Router::new()
+            .route(
+                "/token",
+                any(move |request: Request<Body>| {
+                    let token = token.clone();
+                    async move { token.forward(request, TOKEN_PATH).await }
+                }),
+            )
+            .route(
+                "/revoke",
+                any(move |request: Request<Body>| {
+                    let revoke = revoke.clone();
+                    async move { revoke.forward(request, REVOKE_PATH).await }
+                }),
+            )
+            .merge(extra)
+            .fallback_service(self.gateway.router(tls))
+    }
+
+    /// Publishes the request events still queued and waits, briefly, for the background
+    /// tasks (they end on the shutdown signal).
+    pub(crate) async fn stop(mut self) {
+        if let Some(queue) = &self.events {
+            queue.close();
+        }
+        for task in self.tasks.drain(..) {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(STOP_WAIT, task).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! A node running every role with a mock backend, and the Publisher, Developer Portal
+//! and key manager calls that put an API behind the gateway: publish, create an
+//! application, subscribe, register its OAuth client, get a token through the gateway.
+
+#![allow(dead_code, reason = "each test file uses part of the fixture")]
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use keygate_model::{KeyMapping, KeyMappingState, KeyType, RESIDENT_KEY_MANAGER, Tenant};
+use keygate_server::ListenerKind;
+use keygate_testkit::{MockBackend, TestNode};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::Duration;
+
+/// The configuration every gateway test runs with, before its own additions.
+pub const BASE_CONFIG: &str = r#"
+[super_admin]
+username = "admin"
+password = "admin"
+create_admin_account = true
+
+[apim.key_manager]
+username = "admin"
+password = "admin"
+
+[apim.jwt]
+enable = true
+
+[apim.throttling]
+enable_data_publishing = true
+"#;
+
+/// A running node, its backend and its data directory.
+pub struct Fixture {
+    pub node: TestNode,
+    pub backend: MockBackend,
+    _dir: tempfile::TempDir,
+}
+
+/// An application with keys.
+pub struct Keys {
+    pub application: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// A JWT's claims, read without verifying it (base64 or base64url segments, as
+/// `[apim.jwt] encoding` has them).
+pub fn jwt_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let payload = payload
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+impl Fixture {
+    /// Every role, SQLite, ephemeral ports, `BASE_CONFIG` plus `extra`.
+    pub async fn start(extra: &str) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{BASE_CONFIG}\n{extra}");
+        let mut config = keygate_config::load_str(&text, Path::new("deployment.toml"))
+            .unwrap()
+            .config;
+        config.set_data_dir(dir.path().join("data"));
+        let node = TestNode::start_with(config).await.unwrap();
+        let backend = MockBackend::start().await.unwrap();
+        Fixture {
+            node,
+            backend,
+            _dir: dir,
+        }
+    }
+
+    /// A management REST call as the super admin.
+    pub async fn rest(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .node
+            .client
+            .request(method, self.node.management(path).unwrap())
+            .basic_auth("admin", Some("admin"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Creates and publishes an API whose production endpoint is the mock backend under
+    /// `/backend`; answers its id.
+    pub async fn publish_api(&self, name: &str, context: &str, operations: Value) -> String {
+        let (status, created) = self
+            .rest(
+                Method::POST,
+                "/api/am/publisher/v1/apis",
+                Some(json!({
+                    "name": name, "context": context, "version": "1.0.0",
+                    "endpointConfig": {"production_endpoints": {"url": self.backend.url("/backend")}},
+                    "policies": ["Unlimited", "Gold"],
+                    "operations": operations,
+                })),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let (status, body) = self
+            .rest(
+                Method::POST,
+                &format!("/api/am/publisher/v1/apis/change-lifecycle?apiId={id}&action=Publish"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        id
+    }
+
+    /// Creates an application (`JWT` or `OAUTH` tokens) with a throttling policy.
+    pub async fn application(&self, name: &str, token_type: &str, policy: &str) -> String {
+        let (status, created) = self
+            .rest(
+                Method::POST,
+                "/api/am/devportal/v1/applications",
+                Some(json!({"name": name, "throttlingPolicy": policy, "tokenType": token_type})),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        created["applicationId"].as_str().unwrap().to_owned()
+    }
+
+    /// Subscribes an application to an API; answers the subscription id.
+    pub async fn subscribe(&self, application: &str, api: &str) -> String {
+        let (status, created) = self
+            .rest(
+                Method::POST,
+                "/api/am/devportal/v1/subscriptions",
+                Some(
+                    json!({"applicationId": application, "apiId": api, "throttlingPolicy": "Gold"}),
+                ),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        created["subscriptionId"].as_str().unwrap().to_owned()
+    }
+
+    /// Production keys for an application: its OAuth client registered through the key
+    /// manager's operations, and the key mapping stored for it.
+    pub async fn keys(&self, application: &str, token_type: &str, extra: Value) -> Keys {
+        let mut body = json!({
+            "client_name": format!("admin_{application}_PRODUCTION"),
+            "grant_types": ["client_credentials", "password", "refresh_token"],
+            "ext_param_owner": "admin",
+            "token_type_extension": token_type,
+        });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let (status, created) = self
+            .rest(
+                Method::POST,
+                "/keymanager-operations/dcr/register",
+                Some(body),
+            )
+            .await;
+        assert!(status.is_success(), "{status} {created}");
+        let client_id = created["client_id"].as_str().unwrap().to_owned();
+        let client_secret = created["client_secret"].as_str().unwrap().to_owned();
+        self.node
+            .node
+            .stores()
+            .key_mappings()
+            .create_key_mapping(&KeyMapping {
+                uuid: uuid::Uuid::new_v4().to_string(),
+                tenant: Tenant::default(),
+                application_uuid: application.to_owned(),
+                consumer_key: client_id.clone(),
+                key_type: KeyType::Production,
+                state: KeyMappingState::Completed,
+                key_manager: RESIDENT_KEY_MANAGER.into(),
+                created_at_ms: 1,
+            })
+            .await
+            .unwrap();
+        Keys {
+            application: application.to_owned(),
+            client_id,
+            client_secret,
+        }
+    }
+
+    /// A URL on the gateway's plain listener.
+    pub fn gateway(&self, path: &str) -> String {
+        self.node.url(ListenerKind::GatewayHttp, path).unwrap()
+    }
+
+    /// A client-credentials token, asked for at the gateway's `/token`.
+    pub async fn token(&self, keys: &Keys) -> String {
+        let response = self
+            .node
+            .client
+            .post(self.gateway("/token"))
+            .basic_auth(&keys.client_id, Some(&keys.client_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Revokes a token at the gateway's `/revoke`.
+    pub async fn revoke(&self, keys: &Keys, token: &str) {
+        let response = self
+            .node
+            .client
+            .post(self.gateway("/revoke"))
+            .basic_auth(&keys.client_id, Some(&keys.client_secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
+    /// `GET` through the gateway with a bearer token.
+    pub async fn call(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self.node.client.get(self.gateway(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Calls until the answer has `status` (the replica follows the control plane
+    /// within milliseconds); fails after ten seconds.
+    pub async fn call_until(&self, path: &str, token: Option<&str>, status: u16) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (got, body) = self.call(path, token).await;
+            if got == status {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path}: still {got} {body}, expected {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Everything set up for one API: published, an application subscribed with keys.
+    pub async fn subscribed(
+        &self,
+        context: &str,
+        operations: Value,
+        token_type: &str,
+    ) -> (String, Keys) {
+        let api = self
+            .publish_api(
+                &format!("api{}", context.replace('/', "-")),
+                context,
+                operations,
+            )
+            .await;
+        let app = self
+            .application(
+                &format!("app{}", context.replace('/', "-")),
+                token_type,
+                "Unlimited",
+            )
+            .await;
+        self.subscribe(&app, &api).await;
+        let keys = self.keys(&app, token_type, json!({})).await;
+        (api, keys)
+    }
+}
