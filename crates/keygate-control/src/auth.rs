@@ -1,65 +1,26 @@
-//! Who is calling and what they may do. Callers authenticate with HTTP Basic against the
-//! user store (RFC 7617), or — for the internal data service only — with the
-//! `[apim.key_manager]` credentials gateways are configured with. What a caller may do is
-//! a [`Permission`]; [`Caller::require`] decides it from the caller's roles today, and is
-//! the one place where OAuth scopes (`apim:api_create`, `apim:subscribe`, …) plug in: a
-//! token-authenticated caller will carry its granted scopes, and a permission is held when
-//! the token has its scope.
+//! Who is calling and what they may do. Callers authenticate with an OAuth 2.0 bearer
+//! token from keygate's key manager (RFC 6750, checked by [`crate::bearer`]), with HTTP
+//! Basic against the user store (RFC 7617), or — for the internal data service only —
+//! with the `[apim.key_manager]` credentials gateways are configured with. What a caller
+//! may do is a [`Permission`] ([`crate::scopes`]): a token holds it when it carries one of
+//! its scopes, a user when one of their roles is bound to such a scope.
 
+use crate::bearer::{BearerVerifier, TokenIdentity};
 use crate::errors::{ControlError, ControlResult};
+use crate::scopes;
+pub use crate::scopes::Permission;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use keygate_model::{Secret, User, roles};
 use keygate_store::UserStore;
 
-/// What an endpoint needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Permission {
-    /// Read APIs in the Publisher (`apim:api_view`).
-    ApiView,
-    /// Create, change and delete APIs (`apim:api_create`).
-    ApiCreate,
-    /// Move APIs through their lifecycle (`apim:api_publish`).
-    ApiPublish,
-    /// Block and unblock subscriptions to APIs (`apim:subscription_block`).
-    SubscriptionBlock,
-    /// Manage one's applications and subscriptions (`apim:subscribe`).
-    Subscribe,
-    /// Read the internal data service (gateways).
-    InternalData,
-}
-
-impl Permission {
-    /// The OAuth scope that grants the permission.
-    pub const fn scope(self) -> &'static str {
-        match self {
-            Self::ApiView => "apim:api_view",
-            Self::ApiCreate => "apim:api_create",
-            Self::ApiPublish => "apim:api_publish",
-            Self::SubscriptionBlock => "apim:subscription_block",
-            Self::Subscribe => "apim:subscribe",
-            Self::InternalData => "apim:internal_data",
-        }
-    }
-
-    /// Roles that hold the permission, besides `admin` which holds every one.
-    const fn roles(self) -> &'static [&'static str] {
-        match self {
-            Self::ApiView => &[roles::CREATOR, roles::PUBLISHER],
-            Self::ApiCreate => &[roles::CREATOR],
-            Self::ApiPublish => &[roles::PUBLISHER],
-            Self::SubscriptionBlock => &[roles::PUBLISHER],
-            Self::Subscribe => &[roles::SUBSCRIBER],
-            Self::InternalData => &[],
-        }
-    }
-}
-
 /// How the caller proved who it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
-    /// A user of the user store, with their roles.
+    /// A user of the user store, with their roles (HTTP Basic).
     User(User),
+    /// A bearer access token, with its scopes.
+    Token(TokenIdentity),
     /// The `[apim.key_manager]` service account gateways use.
     ServiceAccount,
 }
@@ -74,29 +35,35 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Whether the caller is an administrator (sees and manages everything).
+    /// Whether the caller is an administrator (sees and manages everything): a user in
+    /// the admin role, or a token with `apim:admin`.
     pub fn is_admin(&self, admin_role: &str) -> bool {
         match &self.credential {
             Credential::User(user) => user.has_role(admin_role) || user.has_role(roles::ADMIN),
+            Credential::Token(token) => token.scopes.iter().any(|s| s == scopes::ADMIN),
             Credential::ServiceAccount => false,
         }
     }
 
-    /// Succeeds when the caller holds `permission`; 403 otherwise.
-    pub fn require(&self, permission: Permission, admin_role: &str) -> ControlResult<()> {
-        let held = match &self.credential {
+    /// Whether the caller holds `permission`.
+    pub fn holds(&self, permission: Permission, admin_role: &str) -> bool {
+        match &self.credential {
             Credential::ServiceAccount => permission == Permission::InternalData,
-            Credential::User(user) => {
-                self.is_admin(admin_role) || permission.roles().iter().any(|r| user.has_role(r))
+            Credential::Token(token) => {
+                permission.granted_by(token.scopes.iter().map(String::as_str))
             }
-        };
-        if held {
+            Credential::User(user) => {
+                user.has_role(admin_role) || permission.held_by_roles(|r| user.has_role(r))
+            }
+        }
+    }
+
+    /// Succeeds when the caller holds `permission`; 403 naming its scope otherwise.
+    pub fn require(&self, permission: Permission, admin_role: &str) -> ControlResult<()> {
+        if self.holds(permission, admin_role) {
             Ok(())
         } else {
-            Err(ControlError::Forbidden(format!(
-                "the caller lacks {}",
-                permission.scope()
-            )))
+            Err(ControlError::MissingScope(permission.scope()))
         }
     }
 }
@@ -136,13 +103,30 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Authenticates the caller of a request: the service account when `service` is given and
-/// matches, otherwise a user of `users`. 401 when no credential is valid.
+/// The token of a Bearer `Authorization` header (RFC 6750 §2.1).
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Authenticates the caller of a request: a bearer token through `bearer`; Basic
+/// credentials as the service account when `service` is given and matches, otherwise as
+/// a user of `users`. 401 when no credential is valid.
 pub async fn authenticate(
     headers: &HeaderMap,
     users: &dyn UserStore,
     service: Option<&ServiceAccount>,
+    bearer: &BearerVerifier,
 ) -> ControlResult<Caller> {
+    if let Some(token) = bearer_token(headers) {
+        let identity = bearer.verify(token).await?;
+        return Ok(Caller {
+            username: identity.subject.clone(),
+            credential: Credential::Token(identity),
+        });
+    }
     let (username, password) = basic_credentials(headers).ok_or(ControlError::Unauthenticated)?;
     if let Some(account) = service
         && account.username == username
@@ -197,8 +181,15 @@ mod tests {
     }
 
     #[test]
-    fn permissions_follow_roles() {
-        let user = |roles: &[&str]| Caller {
+    fn bearer_tokens_are_read() {
+        assert_eq!(bearer_token(&headers("Bearer abc.def")), Some("abc.def"));
+        assert_eq!(bearer_token(&headers("bearer  xyz ")), Some("xyz"));
+        assert_eq!(bearer_token(&headers("Basic YWxpY2U6eA==")), None);
+        assert_eq!(bearer_token(&headers("Bearer ")), None);
+    }
+
+    fn user(roles: &[&str]) -> Caller {
+        Caller {
             username: "u".into(),
             credential: Credential::User(User {
                 id: keygate_model::UserId::new("1"),
@@ -209,30 +200,55 @@ mod tests {
                 created_at_ms: 0,
                 updated_at_ms: 0,
             }),
-        };
+        }
+    }
+
+    fn token(scopes: &[&str]) -> Caller {
+        Caller {
+            username: "u".into(),
+            credential: Credential::Token(TokenIdentity {
+                subject: "u".into(),
+                scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                client_id: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn permissions_follow_roles() {
         let subscriber = user(&[roles::SUBSCRIBER]);
-        assert!(subscriber.require(Permission::Subscribe, "admin").is_ok());
-        assert!(subscriber.require(Permission::ApiCreate, "admin").is_err());
+        assert!(subscriber.require(Permission::AppManage, "admin").is_ok());
+        let err = subscriber
+            .require(Permission::ApiCreate, "admin")
+            .unwrap_err();
+        assert!(matches!(err, ControlError::MissingScope("apim:api_create")));
         let creator = user(&[roles::CREATOR]);
         assert!(creator.require(Permission::ApiCreate, "admin").is_ok());
         assert!(creator.require(Permission::ApiPublish, "admin").is_err());
         assert!(creator.require(Permission::InternalData, "admin").is_err());
         let admin = user(&["admin"]);
-        for p in [
-            Permission::ApiView,
-            Permission::ApiCreate,
-            Permission::ApiPublish,
-            Permission::SubscriptionBlock,
-            Permission::Subscribe,
-            Permission::InternalData,
-        ] {
-            assert!(admin.require(p, "admin").is_ok());
+        for p in Permission::ALL {
+            assert!(admin.require(p, "admin").is_ok(), "{p:?}");
         }
+        assert!(admin.is_admin("admin"));
         let service = Caller {
             username: "km".into(),
             credential: Credential::ServiceAccount,
         };
         assert!(service.require(Permission::InternalData, "admin").is_ok());
-        assert!(service.require(Permission::Subscribe, "admin").is_err());
+        assert!(service.require(Permission::AppManage, "admin").is_err());
+    }
+
+    #[test]
+    fn permissions_of_tokens_follow_their_scopes() {
+        let subscriber = token(&["openid", "apim:subscribe"]);
+        assert!(subscriber.holds(Permission::AppManage, "admin"));
+        assert!(subscriber.holds(Permission::SubManage, "admin"));
+        assert!(!subscriber.holds(Permission::TierView, "admin"));
+        assert!(!subscriber.is_admin("admin"));
+        let admin = token(&["apim:admin"]);
+        assert!(admin.is_admin("admin"));
+        assert!(admin.holds(Permission::TierManage, "admin"));
+        assert!(!admin.holds(Permission::ApiCreate, "admin"));
     }
 }

@@ -11,14 +11,14 @@
 //! between. Callers authenticate with the `[apim.key_manager]` credentials or as an
 //! administrator.
 
-use crate::ControlPlane;
-use crate::auth::{self, Permission};
+use crate::auth::Permission;
 use crate::errors::{ControlError, ControlResult};
 use crate::relay::now_ms;
+use crate::{ControlPlane, Routes};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
-use axum::{Json, Router};
 use keygate_model::{
     Api, ApiPolicy, Application, ApplicationPolicy, BlockCondition, GlobalPolicy, KeyMapping,
     RevokedToken, Subscription, SubscriptionPolicy, Tenant,
@@ -264,19 +264,17 @@ async fn get_list(
 impl ControlPlane {
     /// Succeeds for the gateways' service account and administrators.
     pub(crate) async fn authorize_internal(&self, headers: &HeaderMap) -> ControlResult<()> {
-        let caller = auth::authenticate(
-            headers,
-            self.users().as_ref(),
-            self.settings().service_account.as_ref(),
-        )
-        .await?;
+        let caller = self
+            .authenticate(headers, self.settings().service_account.as_ref())
+            .await?;
         caller.require(Permission::InternalData, &self.settings().admin_role)
     }
 }
 
 /// The internal data service's routes.
-pub(crate) fn routes() -> Router<ControlPlane> {
-    Router::new()
-        .route("/internal/data/v1/snapshot", get(get_snapshot))
-        .route("/internal/data/v1/{name}", get(get_list))
+pub(crate) fn routes() -> Routes {
+    vec![
+        ("/internal/data/v1/snapshot".to_owned(), get(get_snapshot)),
+        ("/internal/data/v1/{name}".to_owned(), get(get_list)),
+    ]
 }

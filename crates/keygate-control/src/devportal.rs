@@ -1,19 +1,22 @@
-//! The Developer Portal's core (`/api/am/devportal/v1`): a subscriber's applications and
-//! their subscriptions to APIs. The caller owns what they create and sees only that
+//! The Developer Portal's core (`/api/am/devportal/v1`): a subscriber's applications
+//! (create, list, read, replace, delete) and their subscriptions to APIs. Applications need
+//! `apim:app_manage`, subscriptions `apim:sub_manage`; `apim:subscribe` covers both. The caller owns what they create and sees only that
 //! (administrators see everything); an application name is unique per owner (409); an API
 //! accepts subscriptions only while published or prototyped, and only with one of the
 //! subscription policies its publisher allowed (400).
 
-use crate::ControlPlane;
 use crate::auth::{Caller, Permission};
+use crate::body::{JsonBody, QueryParams};
 use crate::errors::{ControlError, ControlResult, FieldError};
+use crate::key_manager::ClientUpdate;
 use crate::publisher::{ListBody, Paging};
 use crate::relay::now_ms;
 use crate::tiers::{TierKind, check_tiers};
-use axum::extract::{Path, Query, State};
+use crate::{ControlPlane, Routes};
+use axum::Json;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
-use axum::{Json, Router};
 use keygate_model::{
     ApiStatus, Application, ApplicationStatus, Subscription, SubscriptionCreateState,
     SubscriptionStatus, TokenType,
@@ -105,7 +108,11 @@ impl SubscriptionBody {
 impl ControlPlane {
     /// The application `id` when the caller may manage it; 404 otherwise (another
     /// subscriber's application is not revealed).
-    async fn owned_application(&self, caller: &Caller, id: &str) -> ControlResult<Application> {
+    pub(crate) async fn owned_application(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> ControlResult<Application> {
         match self.stores().applications().application(id).await? {
             Some(app)
                 if &app.tenant == self.tenant()
@@ -134,12 +141,12 @@ impl ControlPlane {
     }
 }
 
-async fn create_application(
-    State(control): State<ControlPlane>,
-    headers: HeaderMap,
-    Json(body): Json<ApplicationBody>,
-) -> ControlResult<(StatusCode, Json<ApplicationBody>)> {
-    let caller = control.caller(&headers, Permission::Subscribe).await?;
+/// Checks an application body: its name and the application policy it names (the
+/// default when none); every bad field otherwise.
+async fn check_application(
+    control: &ControlPlane,
+    body: &ApplicationBody,
+) -> ControlResult<(String, String)> {
     let mut errors = Vec::new();
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -167,9 +174,21 @@ async fn create_application(
             "must be an http or https URL",
         ));
     }
-    if !errors.is_empty() {
-        return Err(ControlError::Invalid(errors));
+    if errors.is_empty() {
+        Ok((name.to_owned(), tier))
+    } else {
+        Err(ControlError::Invalid(errors))
     }
+}
+
+async fn create_application(
+    State(control): State<ControlPlane>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<ApplicationBody>,
+) -> ControlResult<(StatusCode, Json<ApplicationBody>)> {
+    let caller = control.caller(&headers, Permission::AppManage).await?;
+    let (name, tier) = check_application(&control, &body).await?;
+    let name = name.as_str();
     let tenant = control.tenant().clone();
     if control
         .stores()
@@ -213,9 +232,9 @@ async fn create_application(
 async fn list_applications(
     State(control): State<ControlPlane>,
     headers: HeaderMap,
-    Query(paging): Query<Paging>,
+    QueryParams(paging): QueryParams<Paging>,
 ) -> ControlResult<Json<ListBody<ApplicationBody>>> {
-    let caller = control.caller(&headers, Permission::Subscribe).await?;
+    let caller = control.caller(&headers, Permission::AppManage).await?;
     let page = paging.page();
     let apps = control
         .stores()
@@ -233,9 +252,66 @@ async fn get_application(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ControlResult<Json<ApplicationBody>> {
-    let caller = control.caller(&headers, Permission::Subscribe).await?;
+    let caller = control.caller(&headers, Permission::AppManage).await?;
     let app = control.owned_application(&caller, &id).await?;
     Ok(Json(ApplicationBody::from_application(&app)))
+}
+
+async fn update_application(
+    State(control): State<ControlPlane>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ApplicationBody>,
+) -> ControlResult<Json<ApplicationBody>> {
+    let caller = control.caller(&headers, Permission::AppManage).await?;
+    let mut app = control.owned_application(&caller, &id).await?;
+    let (name, tier) = check_application(&control, &body).await?;
+    if name != app.name
+        && control
+            .stores()
+            .applications()
+            .application_by_name(control.tenant(), &app.owner, &name)
+            .await?
+            .is_some()
+    {
+        return Err(ControlError::Conflict(format!(
+            "an application named {name} exists"
+        )));
+    }
+    let token_type = body.token_type.unwrap_or(app.token_type);
+    let callback_url = body.callback_url.clone().filter(|u| !u.is_empty());
+    let client_update = ClientUpdate {
+        grant_types: None,
+        callback_url: (callback_url != app.callback_url)
+            .then(|| callback_url.clone().unwrap_or_default()),
+        token_type: (token_type != app.token_type).then_some(token_type),
+    };
+    if client_update != ClientUpdate::default() {
+        // The OAuth clients of the keys first: tokens follow the application's type.
+        let mappings = control
+            .stores()
+            .key_mappings()
+            .key_mappings_for_application(&app.uuid)
+            .await?;
+        for mapping in &mappings {
+            control
+                .key_manager()?
+                .update_client(&mapping.consumer_key, &client_update)
+                .await?;
+        }
+    }
+    app.name = name;
+    app.tier = tier;
+    app.description = body.description.clone();
+    app.token_type = token_type;
+    app.callback_url = callback_url;
+    let stored = control
+        .stores()
+        .applications()
+        .update_application(&app, now_ms())
+        .await?;
+    control.changed();
+    Ok(Json(ApplicationBody::from_application(&stored)))
 }
 
 async fn delete_application(
@@ -243,8 +319,9 @@ async fn delete_application(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ControlResult<StatusCode> {
-    let caller = control.caller(&headers, Permission::Subscribe).await?;
+    let caller = control.caller(&headers, Permission::AppManage).await?;
     let app = control.owned_application(&caller, &id).await?;
+    control.delete_key_clients(&app).await?;
     let stores = control.stores();
     // Dependents go first, each with its own change: a database whose cascades fire no
     // trigger still tells gateways about every row that goes.
@@ -292,9 +369,9 @@ pub struct SubscriptionQuery {
 async fn create_subscription(
     State(control): State<ControlPlane>,
     headers: HeaderMap,
-    Json(body): Json<SubscriptionBody>,
+    JsonBody(body): JsonBody<SubscriptionBody>,
 ) -> ControlResult<(StatusCode, Json<SubscriptionBody>)> {
-    let caller = control.caller(&headers, Permission::Subscribe).await?;
+    let caller = control.caller(&headers, Permission::SubManage).await?;
     let mut errors = Vec::new();
     for (field, value) in [
         ("applicationId", &body.application_id),
@@ -354,9 +431,9 @@ async fn create_subscription(
 async fn list_subscriptions(
     State(control): State<ControlPlane>,
     headers: HeaderMap,
-    Query(query): Query<SubscriptionQuery>,
+    QueryParams(query): QueryParams<SubscriptionQuery>,
 ) -> ControlResult<Json<ListBody<SubscriptionBody>>> {
-    let caller = control.caller(&headers, Permission::Subscribe).await?;
+    let caller = control.caller(&headers, Permission::SubManage).await?;
     let Some(app_id) = query.application_id.filter(|a| !a.is_empty()) else {
         return Err(ControlError::invalid("applicationId", "is required"));
     };
@@ -384,7 +461,7 @@ async fn get_subscription(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ControlResult<Json<SubscriptionBody>> {
-    let caller = control.caller(&headers, Permission::Subscribe).await?;
+    let caller = control.caller(&headers, Permission::SubManage).await?;
     let sub = control.owned_subscription(&caller, &id).await?;
     Ok(Json(SubscriptionBody::from_subscription(&sub)))
 }
@@ -393,9 +470,9 @@ async fn update_subscription(
     State(control): State<ControlPlane>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Json(body): Json<SubscriptionBody>,
+    JsonBody(body): JsonBody<SubscriptionBody>,
 ) -> ControlResult<Json<SubscriptionBody>> {
-    let caller = control.caller(&headers, Permission::Subscribe).await?;
+    let caller = control.caller(&headers, Permission::SubManage).await?;
     let mut sub = control.owned_subscription(&caller, &id).await?;
     if body.throttling_policy.trim().is_empty() {
         return Err(ControlError::invalid("throttlingPolicy", "is required"));
@@ -432,7 +509,7 @@ async fn delete_subscription(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ControlResult<StatusCode> {
-    let caller = control.caller(&headers, Permission::Subscribe).await?;
+    let caller = control.caller(&headers, Permission::SubManage).await?;
     let sub = control.owned_subscription(&caller, &id).await?;
     if !control
         .stores()
@@ -447,24 +524,27 @@ async fn delete_subscription(
 }
 
 /// The Developer Portal's routes.
-pub(crate) fn routes() -> Router<ControlPlane> {
-    Router::new()
-        .route(
-            "/api/am/devportal/v1/applications",
+pub(crate) fn routes() -> Routes {
+    vec![
+        (
+            "/api/am/devportal/v1/applications".to_owned(),
             get(list_applications).post(create_application),
-        )
-        .route(
-            "/api/am/devportal/v1/applications/{id}",
-            get(get_application).delete(delete_application),
-        )
-        .route(
-            "/api/am/devportal/v1/subscriptions",
+        ),
+        (
+            "/api/am/devportal/v1/applications/{id}".to_owned(),
+            get(get_application)
+                .put(update_application)
+                .delete(delete_application),
+        ),
+        (
+            "/api/am/devportal/v1/subscriptions".to_owned(),
             get(list_subscriptions).post(create_subscription),
-        )
-        .route(
-            "/api/am/devportal/v1/subscriptions/{id}",
+        ),
+        (
+            "/api/am/devportal/v1/subscriptions/{id}".to_owned(),
             get(get_subscription)
                 .put(update_subscription)
                 .delete(delete_subscription),
-        )
+        ),
+    ]
 }

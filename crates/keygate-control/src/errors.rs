@@ -1,7 +1,8 @@
 //! Every error the control plane's REST APIs answer with, and the one place they become
 //! HTTP responses: validation failures are 400 with a body naming each bad field,
-//! conflicts 409, unknown ids 404, missing credentials 401 (with a Basic challenge),
-//! missing permission 403, storage trouble 503 or 500. Bodies follow WSO2's REST error
+//! conflicts 409, unknown ids 404, missing or invalid credentials 401 (with Bearer and
+//! Basic challenges, RFC 6750 §3), a missing scope 403 naming it (`insufficient_scope`),
+//! a key manager that fails 502, storage trouble 503 or 500. Bodies follow WSO2's REST error
 //! shape `{code, message, description, error: [{code, message}]}`; storage details stay
 //! in the logs, never in a response.
 
@@ -49,9 +50,15 @@ pub enum ControlError {
     /// No or wrong credentials.
     #[error("authentication required")]
     Unauthenticated,
-    /// The caller lacks the permission.
-    #[error("{0}")]
-    Forbidden(String),
+    /// A bearer token that is not a valid access token (RFC 6750 §3.1 `invalid_token`).
+    #[error("invalid access token: {0}")]
+    InvalidToken(String),
+    /// The caller lacks the scope (RFC 6750 §3.1 `insufficient_scope`).
+    #[error("the caller lacks the scope {0}")]
+    MissingScope(&'static str),
+    /// The key manager failed or could not be reached.
+    #[error("key manager: {0}")]
+    KeyManager(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -69,8 +76,9 @@ impl ControlError {
             Self::Invalid(_) | Self::BadState(_) => StatusCode::BAD_REQUEST,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Unauthenticated | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingScope(_) => StatusCode::FORBIDDEN,
+            Self::KeyManager(_) => StatusCode::BAD_GATEWAY,
             Self::Store(e) if e.is_conflict() => StatusCode::CONFLICT,
             Self::Store(e) if e.is_not_found() => StatusCode::NOT_FOUND,
             Self::Store(StoreError::Invalid { .. }) => StatusCode::BAD_REQUEST,
@@ -127,14 +135,50 @@ impl IntoResponse for ControlError {
             description,
             error,
         };
+        let challenge = self.challenge();
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"keygate\""),
-            );
+        for value in challenge {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response
+                    .headers_mut()
+                    .append(header::WWW_AUTHENTICATE, value);
+            }
         }
         response
+    }
+}
+
+impl ControlError {
+    /// The `WWW-Authenticate` challenges of the answer (RFC 6750 §3, RFC 7617 §2).
+    fn challenge(&self) -> Vec<String> {
+        match self {
+            Self::Unauthenticated => vec![
+                format!("Bearer realm=\"{REALM}\""),
+                format!("Basic realm=\"{REALM}\""),
+            ],
+            Self::InvalidToken(reason) => vec![format!(
+                "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{}\"",
+                reason.replace(['"', '\\'], "")
+            )],
+            Self::MissingScope(scope) => vec![format!(
+                "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\""
+            )],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The realm of every challenge.
+const REALM: &str = "keygate";
+
+impl From<crate::key_manager::KeyManagerError> for ControlError {
+    fn from(error: crate::key_manager::KeyManagerError) -> Self {
+        use crate::key_manager::KeyManagerError as E;
+        match error {
+            E::Refused(reason) => Self::BadState(format!("the key manager refused: {reason}")),
+            E::InvalidClient => Self::invalid("consumerSecret", "was refused by the key manager"),
+            other @ (E::Unavailable(_) | E::NotConfigured) => Self::KeyManager(other.to_string()),
+        }
     }
 }
 
@@ -170,11 +214,29 @@ mod tests {
     }
 
     #[test]
-    fn unauthenticated_carries_a_basic_challenge() {
+    fn challenges_follow_rfc_6750() {
         let response = ControlError::Unauthenticated.into_response();
+        let values: Vec<_> = response
+            .headers()
+            .get_all(header::WWW_AUTHENTICATE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            values,
+            ["Bearer realm=\"keygate\"", "Basic realm=\"keygate\""]
+        );
+        let response = ControlError::MissingScope("apim:tier_manage").into_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
         assert_eq!(
             response.headers().get(header::WWW_AUTHENTICATE).unwrap(),
-            "Basic realm=\"keygate\""
+            "Bearer realm=\"keygate\", error=\"insufficient_scope\", scope=\"apim:tier_manage\""
+        );
+        let response = ControlError::InvalidToken("it \"expired\"".into()).into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            "Bearer realm=\"keygate\", error=\"invalid_token\", error_description=\"it expired\""
         );
     }
 }

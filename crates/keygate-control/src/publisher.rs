@@ -5,16 +5,17 @@
 //! (409); every bad field is reported at once (400); an API with subscriptions cannot be
 //! deleted (409), as in WSO2.
 
-use crate::ControlPlane;
 use crate::auth::Permission;
+use crate::body::{JsonBody, QueryParams};
 use crate::errors::{ControlError, ControlResult, FieldError};
 use crate::lifecycle::{LifecycleAction, Transition, available_transitions};
 use crate::relay::now_ms;
 use crate::tiers::{TierKind, check_tiers};
-use axum::extract::{Path, Query, State};
+use crate::{ControlPlane, Routes};
+use axum::Json;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use keygate_model::{Api, ApiStatus, AuthScheme, UrlTemplate};
 use keygate_store::Page;
 use serde::{Deserialize, Serialize};
@@ -423,7 +424,7 @@ async fn load_api(control: &ControlPlane, id: &str) -> ControlResult<Api> {
 async fn create_api(
     State(control): State<ControlPlane>,
     headers: HeaderMap,
-    Json(body): Json<ApiBody>,
+    JsonBody(body): JsonBody<ApiBody>,
 ) -> ControlResult<(StatusCode, Json<ApiBody>)> {
     let caller = control.caller(&headers, Permission::ApiCreate).await?;
     let mut errors = validate(&body);
@@ -474,7 +475,7 @@ async fn create_api(
 async fn list_apis(
     State(control): State<ControlPlane>,
     headers: HeaderMap,
-    Query(query): Query<ApiListQuery>,
+    QueryParams(query): QueryParams<ApiListQuery>,
 ) -> ControlResult<Json<ListBody<ApiBody>>> {
     control.caller(&headers, Permission::ApiView).await?;
     let page = Paging {
@@ -512,7 +513,7 @@ async fn update_api(
     State(control): State<ControlPlane>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Json(body): Json<ApiBody>,
+    JsonBody(body): JsonBody<ApiBody>,
 ) -> ControlResult<Json<ApiBody>> {
     control.caller(&headers, Permission::ApiCreate).await?;
     let mut api = load_api(&control, &id).await?;
@@ -594,7 +595,7 @@ pub struct LifecycleResponse {
 async fn change_lifecycle(
     State(control): State<ControlPlane>,
     headers: HeaderMap,
-    Query(query): Query<LifecycleQuery>,
+    QueryParams(query): QueryParams<LifecycleQuery>,
 ) -> ControlResult<Json<LifecycleResponse>> {
     control.caller(&headers, Permission::ApiPublish).await?;
     let mut errors = Vec::new();
@@ -649,17 +650,21 @@ async fn change_lifecycle(
 }
 
 /// The Publisher's routes.
-pub(crate) fn routes() -> Router<ControlPlane> {
-    Router::new()
-        .route("/api/am/publisher/v1/apis", get(list_apis).post(create_api))
-        .route(
-            "/api/am/publisher/v1/apis/change-lifecycle",
+pub(crate) fn routes() -> Routes {
+    vec![
+        (
+            "/api/am/publisher/v1/apis".to_owned(),
+            get(list_apis).post(create_api),
+        ),
+        (
+            "/api/am/publisher/v1/apis/change-lifecycle".to_owned(),
             post(change_lifecycle),
-        )
-        .route(
-            "/api/am/publisher/v1/apis/{id}",
+        ),
+        (
+            "/api/am/publisher/v1/apis/{id}".to_owned(),
             get(get_api).put(update_api).delete(delete_api),
-        )
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -4,15 +4,16 @@
 //! PROD_ONLY_BLOCKED`), and lift the block (`unblock-subscription`). Gateways refuse
 //! calls through a blocked subscription with 900907 once the change reaches them.
 
-use crate::ControlPlane;
 use crate::auth::Permission;
+use crate::body::QueryParams;
 use crate::errors::{ControlError, ControlResult};
 use crate::publisher::{ListBody, Paging};
 use crate::relay::now_ms;
-use axum::extract::{Query, State};
+use crate::{ControlPlane, Routes};
+use axum::Json;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use keygate_model::{Subscription, SubscriptionStatus};
 use serde::{Deserialize, Serialize};
 
@@ -59,9 +60,11 @@ pub struct ApiSubscriptionQuery {
 async fn list_api_subscriptions(
     State(control): State<ControlPlane>,
     headers: HeaderMap,
-    Query(query): Query<ApiSubscriptionQuery>,
+    QueryParams(query): QueryParams<ApiSubscriptionQuery>,
 ) -> ControlResult<Json<ListBody<PublisherSubscriptionBody>>> {
-    control.caller(&headers, Permission::ApiView).await?;
+    control
+        .caller(&headers, Permission::SubscriptionView)
+        .await?;
     let Some(api_id) = query.api_id.filter(|a| !a.is_empty()) else {
         return Err(ControlError::invalid("apiId", "is required"));
     };
@@ -134,7 +137,7 @@ async fn set_subscription_state(
 async fn block_subscription(
     State(control): State<ControlPlane>,
     headers: HeaderMap,
-    Query(query): Query<BlockQuery>,
+    QueryParams(query): QueryParams<BlockQuery>,
 ) -> ControlResult<StatusCode> {
     let status = match query.block_state.as_deref() {
         Some("BLOCKED") => SubscriptionStatus::Blocked,
@@ -152,7 +155,7 @@ async fn block_subscription(
 async fn unblock_subscription(
     State(control): State<ControlPlane>,
     headers: HeaderMap,
-    Query(query): Query<BlockQuery>,
+    QueryParams(query): QueryParams<BlockQuery>,
 ) -> ControlResult<StatusCode> {
     set_subscription_state(
         &control,
@@ -164,18 +167,19 @@ async fn unblock_subscription(
 }
 
 /// The routes of subscription administration.
-pub(crate) fn routes() -> Router<ControlPlane> {
-    Router::new()
-        .route(
-            "/api/am/publisher/v1/subscriptions",
+pub(crate) fn routes() -> Routes {
+    vec![
+        (
+            "/api/am/publisher/v1/subscriptions".to_owned(),
             get(list_api_subscriptions),
-        )
-        .route(
-            "/api/am/publisher/v1/subscriptions/block-subscription",
+        ),
+        (
+            "/api/am/publisher/v1/subscriptions/block-subscription".to_owned(),
             post(block_subscription),
-        )
-        .route(
-            "/api/am/publisher/v1/subscriptions/unblock-subscription",
+        ),
+        (
+            "/api/am/publisher/v1/subscriptions/unblock-subscription".to_owned(),
             post(unblock_subscription),
-        )
+        ),
+    ]
 }

@@ -79,21 +79,37 @@ async fn the_spawned_relay_publishes_after_a_write(f: &Fixture) {
         .subscribe(&Subject::notification(&SubjectPrefix::default()))
         .await
         .unwrap();
+    let seeded = f.control.seed_defaults().await.unwrap();
+    assert_eq!(seeded.policies, 13);
     let task = f.control.spawn_relay(Duration::from_secs(3600));
     f.create_api("Pets", "/pets").await;
-    let mut got = None;
-    for _ in 0..50 {
+    let mut seen = Vec::new();
+    for _ in 0..100 {
         if let Ok(Some(BusMessage::Event(e))) =
             tokio::time::timeout(Duration::from_millis(100), feed.next()).await
         {
-            got = Some(e);
-            break;
+            let done = e.payload["kind"] == "api_upserted";
+            seen.push(e);
+            if done {
+                break;
+            }
         }
     }
     task.abort();
-    let event = got.expect("the write woke the relay");
-    assert_eq!(event.revision, 1);
+    let event = seen.last().expect("the write woke the relay");
     assert_eq!(event.payload["kind"], "api_upserted");
+    // WSO2's 13 default policies were seeded first; each is an event before it.
+    let kinds: Vec<&str> = seen[..seen.len() - 1]
+        .iter()
+        .map(|e| e.payload["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 13, "{kinds:?}");
+    assert!(
+        kinds.iter().all(|k| k.ends_with("policy_upserted")),
+        "{kinds:?}"
+    );
+    let revisions: Vec<u64> = seen.iter().map(|e| e.revision).collect();
+    assert_eq!(revisions, (1..=14).collect::<Vec<_>>());
 }
 
 on_all_backends!(snapshots_taken_during_writes_plus_later_events_converge);

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod key_manager;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -146,16 +148,17 @@ impl TestDb {
 }
 
 /// Runs `test` on every backend: `on_all_backends!(name)` makes `name::{sqlite, postgres,
-/// mysql}` from `async fn name(f: &Fixture)`.
+/// mysql}` from `async fn name(f: &Fixture)` (or `f: &mut Fixture`).
 #[macro_export]
 macro_rules! on_all_backends {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
             use super::common::{Kind, fixture};
 
+            #[allow(clippy::unnecessary_mut_passed, reason = "some tests change the fixture")]
             async fn run(kind: Kind) {
-                let Some(f) = fixture(kind).await else { return };
-                super::$name(&f).await;
+                let Some(mut f) = fixture(kind).await else { return };
+                super::$name(&mut f).await;
                 f.finish().await;
             }
 
@@ -249,6 +252,12 @@ pub fn basic(user: &str, password: &str) -> String {
 }
 
 impl Fixture {
+    /// Replaces the control plane by one with `settings` over the same stores and bus.
+    pub fn reconfigure(&mut self, settings: ControlSettings) {
+        self.control = ControlPlane::new(self.stores.clone(), self.bus.clone(), settings);
+        self.router = self.control.router();
+    }
+
     /// Closes the stores and drops the database.
     pub async fn finish(self) {
         self.stores.close().await;
