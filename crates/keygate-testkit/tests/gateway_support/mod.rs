@@ -102,13 +102,25 @@ impl Fixture {
     /// Creates and publishes an API whose production endpoint is the mock backend under
     /// `/backend`; answers its id.
     pub async fn publish_api(&self, name: &str, context: &str, operations: Value) -> String {
+        self.publish_api_to(name, context, &self.backend.url("/backend"), operations)
+            .await
+    }
+
+    /// Creates and publishes an API whose production endpoint is `endpoint`.
+    pub async fn publish_api_to(
+        &self,
+        name: &str,
+        context: &str,
+        endpoint: &str,
+        operations: Value,
+    ) -> String {
         let (status, created) = self
             .rest(
                 Method::POST,
                 "/api/am/publisher/v1/apis",
                 Some(json!({
                     "name": name, "context": context, "version": "1.0.0",
-                    "endpointConfig": {"production_endpoints": {"url": self.backend.url("/backend")}},
+                    "endpointConfig": {"production_endpoints": {"url": endpoint}},
                     "policies": ["Unlimited", "Gold"],
                     "operations": operations,
                 })),
