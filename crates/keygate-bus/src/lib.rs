@@ -11,10 +11,12 @@
 pub mod conformance;
 mod envelope;
 mod in_process;
+pub mod ingest;
 mod subject;
 
 pub use envelope::{Envelope, EnvelopeError, MAX_ENVELOPE_BYTES};
 pub use in_process::InProcessBus;
+pub use ingest::{Delivery, Producer, ProducerSettings, Topic};
 pub use subject::{Subject, SubjectPrefix};
 
 use async_trait::async_trait;

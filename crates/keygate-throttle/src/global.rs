@@ -8,7 +8,7 @@
 
 use crate::decision::ThrottleDecision;
 use crate::shard::ShardedMap;
-use crate::window::CountedKey;
+use crate::window::{CountedKey, Limit};
 use serde::{Deserialize, Serialize};
 
 /// One admitted request, as a gateway reports it on `keygate.throttle.request`.
@@ -112,6 +112,50 @@ impl GlobalCounter {
         released.sort_by(|a, b| a.key.cmp(&b.key));
         decisions.extend(released);
         removed
+    }
+
+    /// Applies a changed `limit` to `key` at `now_ms`, for a policy edited while the key is
+    /// counted. With the same window length the count stands and is compared again: a
+    /// throttle when the new limit is reached, a release when a throttled key is now below
+    /// it. With another window length (or once the window has ended) the key starts afresh
+    /// in the window of `now_ms`, released if it was throttled. Unknown keys are left alone.
+    pub fn relimit(
+        &self,
+        key: &str,
+        limit: &Limit,
+        now_ms: i64,
+        decisions: &mut Vec<ThrottleDecision>,
+    ) {
+        let start = limit.window_start(now_ms);
+        let end = limit.window_end(now_ms);
+        self.slots.update(key, |slot| {
+            let same_length = slot.window_end.saturating_sub(slot.window_start) == end - start;
+            if !same_length || slot.window_end <= now_ms {
+                if slot.throttled {
+                    decisions.push(ThrottleDecision {
+                        key: key.to_owned(),
+                        throttled: false,
+                        expiry_ms: slot.window_end,
+                    });
+                }
+                *slot = GlobalSlot {
+                    window_start: start,
+                    window_end: end,
+                    used: 0,
+                    throttled: false,
+                };
+                return;
+            }
+            let over = slot.used >= limit.max;
+            if over != slot.throttled {
+                slot.throttled = over;
+                decisions.push(ThrottleDecision {
+                    key: key.to_owned(),
+                    throttled: over,
+                    expiry_ms: slot.window_end,
+                });
+            }
+        });
     }
 
     /// What `key` has used in its current window, if it is counted.

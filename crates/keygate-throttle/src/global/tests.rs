@@ -228,3 +228,46 @@ proptest! {
         prop_assert!(decisions.len() <= 4);
     }
 }
+
+#[test]
+fn a_changed_limit_throttles_or_releases_a_counted_key() {
+    let five = Limit::requests(5, MINUTE as u64);
+    let counter = GlobalCounter::new();
+    let events: Vec<_> = (1..=3).map(|i| event(T0 + i, 0, &[("k", five)])).collect();
+    assert!(feed(&counter, &events).is_empty());
+
+    let mut decisions = Vec::new();
+    counter.relimit(
+        "k",
+        &Limit::requests(3, MINUTE as u64),
+        T0 + 10,
+        &mut decisions,
+    );
+    assert_eq!(
+        decisions,
+        [ThrottleDecision {
+            key: "k".into(),
+            throttled: true,
+            expiry_ms: T0 + MINUTE
+        }]
+    );
+
+    decisions.clear();
+    counter.relimit("k", &five, T0 + 20, &mut decisions);
+    assert_eq!(
+        decisions,
+        [ThrottleDecision {
+            key: "k".into(),
+            throttled: false,
+            expiry_ms: T0 + MINUTE
+        }]
+    );
+    assert_eq!(counter.used("k"), Some(3));
+
+    decisions.clear();
+    counter.relimit("k", &Limit::requests(1, 3_600_000), T0 + 30, &mut decisions);
+    assert!(decisions.is_empty());
+    assert_eq!(counter.used("k"), Some(0));
+    counter.relimit("unknown", &five, T0, &mut decisions);
+    assert!(decisions.is_empty());
+}
