@@ -36,7 +36,7 @@ enable_data_publishing = true
 pub struct Fixture {
     pub node: TestNode,
     pub backend: MockBackend,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// An application with keys.
@@ -68,11 +68,12 @@ impl Fixture {
         config.set_data_dir(dir.path().join("data"));
         let node = TestNode::start_with(config).await.unwrap();
         let backend = MockBackend::start().await.unwrap();
-        Fixture {
-            node,
-            backend,
-            _dir: dir,
-        }
+        Fixture { node, backend, dir }
+    }
+
+    /// The node's self-signed TLS certificate (PEM), for another node's truststore.
+    pub fn tls_certificate(&self) -> std::path::PathBuf {
+        keygate_server::tls::self_signed_paths(&self.dir.path().join("data"), "localhost").0
     }
 
     /// A management REST call as the super admin.
