@@ -692,8 +692,30 @@ fn path_parameters(path: &str) -> Vec<Value> {
         .collect()
 }
 
-fn error_response(description: &str) -> Value {
-    json!({"description": description, "content": json_content("Error")})
+/// The error answers every operation shares, by status: name and meaning.
+const ERROR_RESPONSES: [(u16, &str, &str); 6] = [
+    (
+        400,
+        "BadRequest",
+        "A bad field (named in the body) or a state that forbids the request",
+    ),
+    (401, "Unauthorized", "No or invalid credentials"),
+    (
+        403,
+        "Forbidden",
+        "The caller lacks the scope (named in the body)",
+    ),
+    (404, "NotFound", "Unknown, or not the caller's"),
+    (409, "Conflict", "Conflicts with what exists"),
+    (
+        502,
+        "KeyManagerFailure",
+        "The key manager failed (token introspection, application keys)",
+    ),
+];
+
+fn error_reference(name: &str) -> Value {
+    json!({"$ref": format!("#/components/responses/{name}")})
 }
 
 fn operation_object(o: &Operation) -> Value {
@@ -714,21 +736,15 @@ fn operation_object(o: &Operation) -> Value {
     }
     let mut responses = Map::new();
     responses.insert(status.to_string(), success);
-    responses.insert(
-        "400".into(),
-        error_response("A bad field or a state that forbids the request"),
-    );
-    responses.insert("401".into(), error_response("No or invalid credentials"));
-    responses.insert("403".into(), error_response("The caller lacks the scope"));
-    responses.insert("404".into(), error_response("Unknown or not the caller's"));
-    if o.method == "post" || o.method == "put" || o.method == "delete" {
-        responses.insert("409".into(), error_response("Conflicts with what exists"));
-    }
-    if o.permission.is_some() {
-        responses.insert(
-            "502".into(),
-            error_response("The key manager failed (token introspection, application keys)"),
-        );
+    for (code, name, _) in ERROR_RESPONSES {
+        let applies = match code {
+            409 => matches!(o.method, "post" | "put" | "delete"),
+            502 => o.permission.is_some(),
+            _ => true,
+        };
+        if applies {
+            responses.insert(code.to_string(), error_reference(name));
+        }
     }
     let security = match o.permission {
         Some(permission) => json!([
@@ -809,6 +825,15 @@ pub fn document() -> Value {
                 },
                 "basicAuth": {"type": "http", "scheme": "basic"}
             },
+            "responses": ERROR_RESPONSES
+                .iter()
+                .map(|(_, name, description)| {
+                    (
+                        (*name).to_owned(),
+                        json!({"description": description, "content": json_content("Error")}),
+                    )
+                })
+                .collect::<Map<String, Value>>(),
             "schemas": schemas::all(),
         }
     })

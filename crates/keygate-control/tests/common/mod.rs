@@ -271,6 +271,18 @@ impl Fixture {
         uri: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        let (status, _, value) = self.raw(auth, method, uri, body).await;
+        (status, value)
+    }
+
+    /// Status, `WWW-Authenticate` and JSON body of a request.
+    pub async fn raw(
+        &self,
+        auth: Option<String>,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Option<String>, Value) {
         let mut request = Request::builder().method(method).uri(uri);
         if let Some(auth) = auth {
             request = request.header(header::AUTHORIZATION, auth);
@@ -284,13 +296,17 @@ impl Fixture {
         .unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
+        let challenge = response
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned());
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let value = if bytes.is_empty() {
             Value::Null
         } else {
             serde_json::from_slice(&bytes).unwrap()
         };
-        (status, value)
+        (status, challenge, value)
     }
 
     pub async fn call(
