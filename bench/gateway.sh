@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# Gateway benchmark, on loopback only: one proxy at a time on CPU 1 with one worker
+# thread, wrk (1 thread, 64 connections) and the static backend on CPU 0.
+#
+#  - backend:      nginx `return 200` (its own nginx, one worker, on CPU 0);
+#  - nginx-proxy:  nginx, one worker, plain `proxy_pass` with kept-alive upstream
+#                  connections;
+#  - haproxy-jwt:  HAProxy 2.6, one thread, `jwt_verify` RS256 of the bearer token, its
+#                  `exp`, and a stick table counting requests per `sub` (limit far above
+#                  the load);
+#  - keygate (`keygate server`, every role in one process, `worker_threads = 1`, SQLite
+#    in a temporary directory, bench/gateway/deployment.toml), set up through its REST
+#    APIs by bench/gateway/seed.py:
+#      keygate-full  JWT validation + subscription + scope + throttling (resource,
+#                    subscription with spike arrest, application policies) + request
+#                    events, on /full/1.0.0;
+#      keygate-off   the same backend through /off/1.0.0: auth scheme None, Unlimited
+#                    policies;
+#      keygate-10k   the full pipeline on a second node that also holds APIS (10,000)
+#                    more APIs and SUBSCRIPTIONS (100,000) more subscriptions.
+# Runs alternate between the cases so that all see the same machine; medians and p99.
+#
+# Usage: bench/gateway.sh [seconds per run, default 15]
+# Environment: RUNS (3), OFFSET (300: the first node's ports are 8280/9443 + OFFSET, the
+# seeded node's + OFFSET + 200), PORT_BASE (19010: backend, nginx +1, HAProxy +2),
+# APIS (10000), SUBSCRIPTIONS (100000), BENCH_RUST_LOG (the nodes' RUST_LOG, default
+# `info,keygate::access=off`: no access log, as the peers write none), KEYGATE_BIN (target/release/keygate, built when
+# missing). Needs nginx and HAProxy 2.6 (installed from Debian when missing), wrk, curl,
+# openssl, python3, taskset.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-15}
+runs=${RUNS:-3}
+offset=${OFFSET:-300}
+many_offset=$((offset + 200))
+port_base=${PORT_BASE:-19010}
+apis=${APIS:-10000}
+subscriptions=${SUBSCRIPTIONS:-100000}
+password=bench-admin-Passw0rd
+backend_port=$port_base
+nginx_port=$((port_base + 1))
+haproxy_port=$((port_base + 2))
+# No access log, as the peers write none.
+log_filter=${BENCH_RUST_LOG:-info,keygate::access=off}
+bin=${KEYGATE_BIN:-target/release/keygate}
+[ -x "$bin" ] || cargo build --release -p keygate
+bin=$(realpath "$bin")
+missing=()
+command -v nginx >/dev/null || missing+=(nginx-light)
+command -v haproxy >/dev/null || missing+=(haproxy)
+command -v wrk >/dev/null || missing+=(wrk)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+median() { sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# wrk's latency ("850.00us", "12.34ms", "1.55s") in milliseconds.
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.2f\n", v}'; }
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+
+# load NAME URL [wrk arguments...]: one wrk run on CPU 0; prints "req/s p99_ms"; any
+# non-2xx answer fails the benchmark.
+load() {
+  local name=$1 url=$2 out
+  shift 2
+  out=$(taskset -c 0 wrk -t1 -c64 -d"${duration}s" --latency "$@" "$url")
+  if grep -q 'Non-2xx' <<<"$out" || ! grep -q 'Requests/sec' <<<"$out"; then
+    printf '%s: failed requests\n%s\n' "$name" "$out" >&2
+    exit 1
+  fi
+  printf '%s %s\n' "$(awk '/Requests\/sec/{print $2}' <<<"$out")" \
+    "$(awk '$1=="99%"{print $2}' <<<"$out" | to_ms)"
+}
+
+# wait_for URL [curl arguments...]: until URL answers 200 (30 s at most).
+wait_for() {
+  local url=$1 i
+  shift
+  for i in $(seq 1 600); do
+    [ "$(curl -ks -o /dev/null -w '%{http_code}' "$@" "$url")" = 200 ] && return 0
+    sleep 0.05
+  done
+  echo "no 200 from $url" >&2
+  exit 1
+}
+
+# The backend on CPU 0 beside wrk, the same for every proxy.
+mkdir -p "$work/backend" "$work/nginx"
+cat >"$work/backend/nginx.conf" <<N
+worker_processes 1;
+daemon off;
+pid $work/backend/nginx.pid;
+error_log $work/backend/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server { listen 127.0.0.1:$backend_port; location / { return 200 '{"hello":"world"}'; } }
+}
+N
+taskset -c 0 nginx -p "$work/backend/" -c "$work/backend/nginx.conf" &
+pids+=($!)
+
+# The peers on CPU 1, configured as bench/README.md describes.
+cat >"$work/nginx/nginx.conf" <<N
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream be { server 127.0.0.1:$backend_port; keepalive 256; }
+  server { listen 127.0.0.1:$nginx_port; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+}
+N
+taskset -c 1 nginx -p "$work/nginx/" -c "$work/nginx/nginx.conf" &
+pids+=($!)
+
+openssl genrsa -out "$work/key.pem" 2048 2>/dev/null
+openssl rsa -in "$work/key.pem" -pubout -out "$work/pub.pem" 2>/dev/null
+jwt_header=$(printf '{"alg":"RS256","typ":"JWT","kid":"k1"}' | b64url)
+jwt_payload=$(printf '{"iss":"https://localhost:9443/oauth2/token","sub":"admin","aud":"client1","exp":%d,"scope":"default"}' "$(($(date +%s) + 86400))" | b64url)
+jwt_signature=$(printf '%s.%s' "$jwt_header" "$jwt_payload" | openssl dgst -sha256 -sign "$work/key.pem" -binary | b64url)
+haproxy_token=$jwt_header.$jwt_payload.$jwt_signature
+cat >"$work/haproxy.cfg" <<H
+global
+  nbthread 1
+  maxconn 5000
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend gw
+  bind 127.0.0.1:$haproxy_port
+  stick-table type string len 64 size 100k expire 60s store http_req_rate(60s)
+  http-request set-var(txn.bearer) http_auth_bearer
+  http-request deny status 401 unless { var(txn.bearer) -m found }
+  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
+  http-request deny status 401 unless { var(txn.alg) -m str RS256 }
+  http-request deny status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"$work/pub.pem") -m int 1 }
+  http-request set-var(txn.now) date()
+  http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('\$.exp','int')
+  http-request deny status 401 if { var(txn.exp),sub(txn.now) -m int lt 0 }
+  http-request set-var(txn.sub) var(txn.bearer),jwt_payload_query('\$.sub')
+  http-request track-sc0 var(txn.sub)
+  http-request deny status 429 if { sc_http_req_rate(0) gt 100000000 }
+  default_backend be
+backend be
+  server s1 127.0.0.1:$backend_port
+H
+taskset -c 1 haproxy -f "$work/haproxy.cfg" &
+pids+=($!)
+
+# A CA and a certificate for localhost signed by it, for every node's management
+# listener: the control plane verifies its bearer tokens against the key manager's JWKS
+# over HTTPS, trusting the system's roots (SSL_CERT_FILE: this CA) and no self-signed
+# certificate.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj "/CN=keygate bench CA" -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+  -keyout "$work/localhost.key.pem" -out "$work/localhost.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$work/leaf.ext"
+openssl x509 -req -in "$work/localhost.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
+  -days 2 -extfile "$work/leaf.ext" -out "$work/localhost.cert.pem" 2>/dev/null
+
+# start_keygate NAME OFFSET: a fresh node (unpinned while it is set up); sets node_pid.
+# The offset goes into the file (`[server] offset`) so that the default key-manager
+# service URL follows it.
+start_keygate() {
+  local dir=$work/$1 i
+  mkdir -p "$dir/data/tls"
+  sed "s/^worker_threads = 1$/worker_threads = 1\noffset = $2/" bench/gateway/deployment.toml >"$dir/deployment.toml"
+  cp "$work/localhost.cert.pem" "$work/localhost.key.pem" "$dir/data/tls/"
+  (cd "$dir" && SSL_CERT_FILE=$work/ca.pem RUST_LOG=$log_filter exec "$bin" server --config deployment.toml >keygate.log 2>&1) &
+  node_pid=$!
+  pids+=("$node_pid")
+  for i in $(seq 1 600); do
+    curl -sf --cacert "$work/ca.pem" -o /dev/null "https://localhost:$((9443 + $2))/health/ready" && return 0
+    kill -0 "$node_pid" 2>/dev/null || { cat "$dir/keygate.log" >&2; exit 1; }
+    sleep 0.05
+  done
+  echo "$1 not ready" >&2
+  exit 1
+}
+
+# The replica's revision, from the gateway's metrics.
+revision() { curl -s "http://127.0.0.1:$1/metrics" | awk '/^keygate_gateway_replica_revision /{print $2}'; }
+
+# settle GATEWAY_PORT: until the replica's revision stays the same for two seconds.
+settle() {
+  local last=none now
+  while now=$(revision "$1"); [ "$now" != "$last" ]; do
+    last=$now
+    sleep 2
+  done
+}
+
+backend_url=http://127.0.0.1:$backend_port/
+wait_for "$backend_url"
+wait_for "http://127.0.0.1:$nginx_port/"
+wait_for "http://127.0.0.1:$haproxy_port/x" -H "Authorization: Bearer $haproxy_token"
+
+echo "== keygate $("$bin" --version | awk '{print $2}'), nginx $(nginx -v 2>&1 | sed 's/.*\///'), HAProxy $(haproxy -v | awk 'NR==1{print $3}'); $(nproc) cores; ${duration}s x $runs runs, wrk -t1 -c64"
+echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+one_port=$((8280 + offset))
+many_port=$((8280 + many_offset))
+start_keygate one "$offset"
+one_pid=$node_pid
+seeded=$(python3 bench/gateway/seed.py "https://127.0.0.1:$((9443 + offset))" "$backend_url" "$password")
+eval "$(grep '^token=' <<<"$seeded")"
+one_token=$token
+start_keygate many "$many_offset"
+many_pid=$node_pid
+seeded=$(python3 bench/gateway/seed.py "https://127.0.0.1:$((9443 + many_offset))" "$backend_url" "$password" \
+  --apis "$apis" --subscriptions "$subscriptions")
+eval "$(grep -E '^(token|seed_seconds)=' <<<"$seeded")"
+many_token=$token
+echo "seeded $apis APIs and $subscriptions subscriptions through the REST APIs in ${seed_seconds} s"
+wait_for "http://127.0.0.1:$one_port/full/1.0.0/x" -H "Authorization: Bearer $one_token"
+wait_for "http://127.0.0.1:$one_port/off/1.0.0/x"
+wait_for "http://127.0.0.1:$many_port/full/1.0.0/x" -H "Authorization: Bearer $many_token"
+settle "$many_port"
+# Every thread of both nodes on CPU 1 from here on.
+taskset -a -p -c 1 "$one_pid" >/dev/null
+taskset -a -p -c 1 "$many_pid" >/dev/null
+
+cases=(nginx-proxy haproxy-jwt keygate-full keygate-off keygate-10k)
+# run_case NAME: one load of a case.
+run_case() {
+  case $1 in
+    backend) load "$1" "$backend_url" ;;
+    nginx-proxy) load "$1" "http://127.0.0.1:$nginx_port/" ;;
+    haproxy-jwt) load "$1" "http://127.0.0.1:$haproxy_port/x" -H "Authorization: Bearer $haproxy_token" ;;
+    keygate-full) load "$1" "http://127.0.0.1:$one_port/full/1.0.0/x" -H "Authorization: Bearer $one_token" ;;
+    keygate-off) load "$1" "http://127.0.0.1:$one_port/off/1.0.0/x" ;;
+    keygate-10k) load "$1" "http://127.0.0.1:$many_port/full/1.0.0/x" -H "Authorization: Bearer $many_token" ;;
+  esac
+}
+
+# Warm every case up (connections, caches) before measuring.
+for c in backend "${cases[@]}"; do
+  duration=3 run_case "$c" >/dev/null
+done
+declare -A rps p99
+for i in $(seq 1 "$runs"); do
+  for c in backend "${cases[@]}"; do
+    res=$(run_case "$c")
+    read -r r p <<<"$res"
+    rps[$c]+="$r " p99[$c]+="$p "
+    printf 'run %s %-14s %10s req/s  p99 %6s ms\n' "$i" "$c" "$r" "$p"
+  done
+done
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+m() { tr ' ' '\n' <<<"$1" | grep . | median; }
+echo
+echo "== medians (backend alone on CPU 0, the proxy on CPU 1)"
+declare -A med mp99
+for c in backend "${cases[@]}"; do
+  med[$c]=$(m "${rps[$c]}")
+  mp99[$c]=$(m "${p99[$c]}")
+  printf '%-14s %10.0f req/s  p99 %6.2f ms   (runs: %s)\n' "$c" "${med[$c]}" "${mp99[$c]}" "${rps[$c]% }"
+done
+ratio() { awk -v a="$2" -v b="$3" -v g="$4" -v n="$1" 'BEGIN{printf "%-34s %.2fx (goal >= %s) %s\n", n, a/b, g, (a/b >= g ? "met" : "NOT met")}'; }
+ratio "keygate-full / nginx-proxy" "${med[keygate-full]}" "${med[nginx-proxy]}" 1.0
+ratio "keygate-full / haproxy-jwt" "${med[keygate-full]}" "${med[haproxy-jwt]}" 2.5
+ratio "keygate-full / keygate-off" "${med[keygate-full]}" "${med[keygate-off]}" 0.9
+ratio "keygate-10k / keygate-full" "${med[keygate-10k]}" "${med[keygate-full]}" 0.9
+awk -v k="${mp99[keygate-full]}" -v n="${mp99[nginx-proxy]}" 'BEGIN{d=k-n; printf "%-34s %+.2f ms (goal <= +1 ms) %s\n", "keygate-full p99 - nginx-proxy p99", d, (d <= 1 ? "met" : "NOT met")}'
