@@ -69,18 +69,36 @@ median() { sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.2f\n", v}'; }
 b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 
-# load NAME URL [wrk arguments...]: one wrk run on CPU 0; prints "req/s p99_ms"; any
-# non-2xx answer fails the benchmark.
+# cpu_ticks PID: CPU time (user + system, clock ticks) of a process and its children so
+# far (nginx's master and worker).
+cpu_ticks() {
+  local p total=0
+  for p in "$1" $(cat "/proc/$1/task/"*/children 2>/dev/null); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+hz=$(getconf CLK_TCK)
+
+# load NAME PID URL [wrk arguments...]: one wrk run on CPU 0 against the server PID;
+# prints "req/s p99_ms cpu_share cpu_us_per_request" (the share of a CPU the server
+# got, and its CPU time per request: other work on the machine lowers the first, not
+# the second). Any non-2xx answer fails the benchmark.
 load() {
-  local name=$1 url=$2 out
-  shift 2
+  local name=$1 pid=$2 url=$3 out before after requests
+  shift 3
+  before=$(cpu_ticks "$pid")
   out=$(taskset -c 0 wrk -t1 -c64 -d"${duration}s" --latency "$@" "$url")
+  after=$(cpu_ticks "$pid")
   if grep -q 'Non-2xx' <<<"$out" || ! grep -q 'Requests/sec' <<<"$out"; then
     printf '%s: failed requests\n%s\n' "$name" "$out" >&2
     exit 1
   fi
-  printf '%s %s\n' "$(awk '/Requests\/sec/{print $2}' <<<"$out")" \
-    "$(awk '$1=="99%"{print $2}' <<<"$out" | to_ms)"
+  requests=$(awk '/requests in/{print $1}' <<<"$out")
+  printf '%s %s %s %s\n' "$(awk '/Requests\/sec/{print $2}' <<<"$out")" \
+    "$(awk '$1=="99%"{print $2}' <<<"$out" | to_ms)" \
+    "$(awk -v t=$((after - before)) -v hz="$hz" -v d="$duration" 'BEGIN{printf "%.2f", t / hz / d}')" \
+    "$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN{printf "%.1f", 1e6 * t / hz / n}')"
 }
 
 # wait_for URL [curl arguments...]: until URL answers 200 (30 s at most).
@@ -109,7 +127,8 @@ http {
 }
 N
 taskset -c 0 nginx -p "$work/backend/" -c "$work/backend/nginx.conf" &
-pids+=($!)
+backend_pid=$!
+pids+=("$backend_pid")
 
 # The peers on CPU 1, configured as bench/README.md describes.
 cat >"$work/nginx/nginx.conf" <<N
@@ -125,7 +144,8 @@ http {
 }
 N
 taskset -c 1 nginx -p "$work/nginx/" -c "$work/nginx/nginx.conf" &
-pids+=($!)
+nginx_pid=$!
+pids+=("$nginx_pid")
 
 openssl genrsa -out "$work/key.pem" 2048 2>/dev/null
 openssl rsa -in "$work/key.pem" -pubout -out "$work/pub.pem" 2>/dev/null
@@ -162,7 +182,8 @@ backend be
   server s1 127.0.0.1:$backend_port
 H
 taskset -c 1 haproxy -f "$work/haproxy.cfg" &
-pids+=($!)
+haproxy_pid=$!
+pids+=("$haproxy_pid")
 
 # A CA and a certificate for localhost signed by it, for every node's management
 # listener: the control plane verifies its bearer tokens against the key manager's JWKS
@@ -242,12 +263,12 @@ cases=(nginx-proxy haproxy-jwt keygate-full keygate-off keygate-10k)
 # run_case NAME: one load of a case.
 run_case() {
   case $1 in
-    backend) load "$1" "$backend_url" ;;
-    nginx-proxy) load "$1" "http://127.0.0.1:$nginx_port/" ;;
-    haproxy-jwt) load "$1" "http://127.0.0.1:$haproxy_port/x" -H "Authorization: Bearer $haproxy_token" ;;
-    keygate-full) load "$1" "http://127.0.0.1:$one_port/full/1.0.0/x" -H "Authorization: Bearer $one_token" ;;
-    keygate-off) load "$1" "http://127.0.0.1:$one_port/off/1.0.0/x" ;;
-    keygate-10k) load "$1" "http://127.0.0.1:$many_port/full/1.0.0/x" -H "Authorization: Bearer $many_token" ;;
+    backend) load "$1" "$backend_pid" "$backend_url" ;;
+    nginx-proxy) load "$1" "$nginx_pid" "http://127.0.0.1:$nginx_port/" ;;
+    haproxy-jwt) load "$1" "$haproxy_pid" "http://127.0.0.1:$haproxy_port/x" -H "Authorization: Bearer $haproxy_token" ;;
+    keygate-full) load "$1" "$one_pid" "http://127.0.0.1:$one_port/full/1.0.0/x" -H "Authorization: Bearer $one_token" ;;
+    keygate-off) load "$1" "$one_pid" "http://127.0.0.1:$one_port/off/1.0.0/x" ;;
+    keygate-10k) load "$1" "$many_pid" "http://127.0.0.1:$many_port/full/1.0.0/x" -H "Authorization: Bearer $many_token" ;;
   esac
 }
 
@@ -255,13 +276,13 @@ run_case() {
 for c in backend "${cases[@]}"; do
   duration=3 run_case "$c" >/dev/null
 done
-declare -A rps p99
+declare -A rps p99 share cost
 for i in $(seq 1 "$runs"); do
   for c in backend "${cases[@]}"; do
     res=$(run_case "$c")
-    read -r r p <<<"$res"
-    rps[$c]+="$r " p99[$c]+="$p "
-    printf 'run %s %-14s %10s req/s  p99 %6s ms\n' "$i" "$c" "$r" "$p"
+    read -r r p cpu us <<<"$res"
+    rps[$c]+="$r " p99[$c]+="$p " share[$c]+="$cpu " cost[$c]+="$us "
+    printf 'run %s %-14s %10s req/s  p99 %6s ms  CPU %4s  %6s us CPU/request\n' "$i" "$c" "$r" "$p" "$cpu" "$us"
   done
 done
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -269,11 +290,12 @@ echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 m() { tr ' ' '\n' <<<"$1" | grep . | median; }
 echo
 echo "== medians (backend alone on CPU 0, the proxy on CPU 1)"
-declare -A med mp99
+declare -A med mp99 mcost
 for c in backend "${cases[@]}"; do
   med[$c]=$(m "${rps[$c]}")
   mp99[$c]=$(m "${p99[$c]}")
-  printf '%-14s %10.0f req/s  p99 %6.2f ms   (runs: %s)\n' "$c" "${med[$c]}" "${mp99[$c]}" "${rps[$c]% }"
+  mcost[$c]=$(m "${cost[$c]}")
+  printf '%-14s %10.0f req/s  p99 %6.2f ms  CPU %4.2f  %6.1f us CPU/request  (runs: %s)\n' "$c" "${med[$c]}" "${mp99[$c]}" "$(m "${share[$c]}")" "${mcost[$c]}" "${rps[$c]% }"
 done
 ratio() { awk -v a="$2" -v b="$3" -v g="$4" -v n="$1" 'BEGIN{printf "%-34s %.2fx (goal >= %s) %s\n", n, a/b, g, (a/b >= g ? "met" : "NOT met")}'; }
 ratio "keygate-full / nginx-proxy" "${med[keygate-full]}" "${med[nginx-proxy]}" 1.0
@@ -281,3 +303,8 @@ ratio "keygate-full / haproxy-jwt" "${med[keygate-full]}" "${med[haproxy-jwt]}" 
 ratio "keygate-full / keygate-off" "${med[keygate-full]}" "${med[keygate-off]}" 0.9
 ratio "keygate-10k / keygate-full" "${med[keygate-10k]}" "${med[keygate-full]}" 0.9
 awk -v k="${mp99[keygate-full]}" -v n="${mp99[nginx-proxy]}" 'BEGIN{d=k-n; printf "%-34s %+.2f ms (goal <= +1 ms) %s\n", "keygate-full p99 - nginx-proxy p99", d, (d <= 1 ? "met" : "NOT met")}'
+echo "== the same goals per CPU time (requests per CPU-second: 1e6 / us per request)"
+ratio "keygate-full / nginx-proxy" "${mcost[nginx-proxy]}" "${mcost[keygate-full]}" 1.0
+ratio "keygate-full / haproxy-jwt" "${mcost[haproxy-jwt]}" "${mcost[keygate-full]}" 2.5
+ratio "keygate-full / keygate-off" "${mcost[keygate-off]}" "${mcost[keygate-full]}" 0.9
+ratio "keygate-10k / keygate-full" "${mcost[keygate-full]}" "${mcost[keygate-10k]}" 0.9
