@@ -15,6 +15,7 @@ mod gateway_support;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gateway_support::Fixture;
+use keygate_model::{BlockCondition, BlockConditionType, SubscriptionStatus, Tenant};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -233,5 +234,56 @@ async fn oversized_requests_and_a_dead_backend_have_their_answers() {
     f.subscribe(&keys.application, &api).await;
     let body = f.call_until("/dead/1.0.0/x", Some(&token), 502).await;
     assert_eq!(body["code"], 101_503, "{body}");
+    f.node.stop().await;
+}
+
+#[tokio::test]
+async fn an_inactive_subscription_and_a_deny_condition_reach_the_gateway() {
+    let f = Fixture::start("").await;
+    let (api, keys) = f
+        .subscribed("/held", json!([{"target": "/*", "verb": "GET"}]), "JWT")
+        .await;
+    let token = f.token(&keys).await;
+    f.call_until("/held/1.0.0/x", Some(&token), 200).await;
+    let stores = f.node.node.stores();
+
+    // Subscription put on hold (an approval workflow would), through the store: the
+    // change outbox carries it to the gateway like any other write.
+    let subscription = stores
+        .subscriptions()
+        .list_subscriptions(&Tenant::default(), keygate_store::Page::ALL)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.api_uuid == api)
+        .unwrap();
+    stores
+        .subscriptions()
+        .set_subscription_status(&subscription.uuid, SubscriptionStatus::OnHold, 1)
+        .await
+        .unwrap();
+    let body = f.call_until("/held/1.0.0/x", Some(&token), 401).await;
+    assert_eq!(body["code"], 900_909, "{body}");
+    stores
+        .subscriptions()
+        .set_subscription_status(&subscription.uuid, SubscriptionStatus::Unblocked, 2)
+        .await
+        .unwrap();
+    f.call_until("/held/1.0.0/x", Some(&token), 200).await;
+
+    // A deny condition on the API's context.
+    stores
+        .block_conditions()
+        .create_block_condition(&BlockCondition {
+            uuid: "deny-held".into(),
+            tenant: Tenant::default(),
+            condition_type: BlockConditionType::Api,
+            value: "/held/1.0.0".into(),
+            enabled: true,
+        })
+        .await
+        .unwrap();
+    let body = f.call_until("/held/1.0.0/x", Some(&token), 403).await;
+    assert_eq!(body["code"], 900_805, "{body}");
     f.node.stop().await;
 }

@@ -123,6 +123,13 @@ async fn a_gateway_node_serves_from_a_remote_control_plane_and_key_manager() {
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["code"], 900_901);
 
-    gateway.stop().await;
+    // The key manager and control plane go away: tokens already verified keep working
+    // (no network hop on the request path); a new opaque token cannot be validated.
     control.node.stop().await;
+    let (status, body) = call(&gateway, "/remote/1.0.0/items", &jwt).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(&gateway, "/opaque/1.0.0/x", "never-seen-opaque-token").await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["code"], 900_900);
+    gateway.stop().await;
 }
