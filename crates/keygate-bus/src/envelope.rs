@@ -49,6 +49,22 @@ impl Envelope {
         Ok(bytes)
     }
 
+    /// Refuses an event whose encoded form would exceed [`MAX_ENVELOPE_BYTES`], without
+    /// keeping the encoding: what a transport that carries no bytes checks, so that an event
+    /// too large for a broker is too large everywhere.
+    pub fn check_size(&self) -> Result<(), EnvelopeError> {
+        let mut counter = ByteCounter(0);
+        serde_json::to_writer(&mut counter, self)
+            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        if counter.0 > MAX_ENVELOPE_BYTES {
+            return Err(EnvelopeError::TooLarge {
+                size: counter.0,
+                limit: MAX_ENVELOPE_BYTES,
+            });
+        }
+        Ok(())
+    }
+
     /// Parses bytes from a transport, refusing oversized input before parsing it.
     pub fn decode(bytes: &[u8]) -> Result<Self, EnvelopeError> {
         if bytes.len() > MAX_ENVELOPE_BYTES {
@@ -58,6 +74,20 @@ impl Envelope {
             });
         }
         serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))
+    }
+}
+
+/// Counts what would be written.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -100,6 +130,17 @@ mod tests {
         assert!(matches!(
             Envelope::decode(br#"{"id":"x"}"#),
             Err(EnvelopeError::Malformed(_))
+        ));
+        let mut near = sample();
+        near.payload = serde_json::Value::String(String::new());
+        let base = near.encode().unwrap().len();
+        near.payload = serde_json::Value::String("x".repeat(MAX_ENVELOPE_BYTES - base));
+        assert!(near.check_size().is_ok());
+        assert_eq!(near.encode().unwrap().len(), MAX_ENVELOPE_BYTES);
+        near.payload = serde_json::Value::String("x".repeat(MAX_ENVELOPE_BYTES - base + 1));
+        assert!(matches!(
+            near.check_size(),
+            Err(EnvelopeError::TooLarge { size, .. }) if size == MAX_ENVELOPE_BYTES + 1
         ));
         let big = vec![b' '; MAX_ENVELOPE_BYTES + 1];
         assert!(matches!(

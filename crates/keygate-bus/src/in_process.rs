@@ -52,6 +52,7 @@ impl InProcessBus {
 #[async_trait]
 impl EventBus for InProcessBus {
     async fn publish(&self, subject: &Subject, event: &Envelope) -> Result<(), BusError> {
+        event.check_size()?;
         // No subscriber is not an error: nobody was listening, as with a broker.
         let _ = self.sender(subject).send(event.clone());
         Ok(())

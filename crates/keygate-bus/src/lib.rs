@@ -1,22 +1,32 @@
 //! The event bus of DESIGN §5: one envelope for every event, subjects named after what they
 //! carry, and an [`EventBus`] trait whose implementations all pass one conformance suite.
 //!
-//! This crate ships the in-process implementation ([`InProcessBus`]), used when every role
-//! runs in one process and no broker is configured. Delivery is at-least-once and consumers
+//! Three implementations: [`InProcessBus`] when every role runs in one process and no broker
+//! is configured, [`AmqpBus`] over RabbitMQ and [`NatsBus`] over NATS; [`connect`] picks one
+//! from `[apim.throttling] throttle_decision_endpoints`. Delivery is at-least-once and consumers
 //! are idempotent; when a subscriber falls behind or its transport reconnects it is told so
 //! ([`BusMessage::Resync`]) and heals the gap from a snapshot instead of losing events.
 
 #![forbid(unsafe_code)]
 
+pub mod amqp;
+mod backoff;
 pub mod conformance;
+mod connect;
 mod envelope;
 mod in_process;
 pub mod ingest;
+pub mod nats;
 mod subject;
+mod tls;
 
+pub use amqp::AmqpBus;
+pub use backoff::ReconnectBackoff;
+pub use connect::{BrokerTrust, BusSettings, DEFAULT_PUBLISH_TIMEOUT, connect};
 pub use envelope::{Envelope, EnvelopeError, MAX_ENVELOPE_BYTES};
 pub use in_process::InProcessBus;
 pub use ingest::{Delivery, Producer, ProducerSettings, Topic};
+pub use nats::NatsBus;
 pub use subject::{Subject, SubjectPrefix};
 
 use async_trait::async_trait;
@@ -30,6 +40,9 @@ pub enum BusError {
     /// The broker could not be reached or refused the operation.
     #[error("event broker {broker} unavailable: {reason}")]
     Unavailable { broker: String, reason: String },
+    /// The bus settings cannot work (mixed broker kinds, unusable trust certificates).
+    #[error("event bus settings: {0}")]
+    Settings(String),
     /// The event could not be encoded or decoded.
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),

@@ -19,6 +19,11 @@ impl SubjectPrefix {
             Self(trimmed.to_owned())
         }
     }
+
+    /// The prefix itself, without a trailing dot.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl Default for SubjectPrefix {
