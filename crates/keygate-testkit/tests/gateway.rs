@@ -126,11 +126,7 @@ async fn a_call_reaches_the_backend_with_its_path_query_headers_and_backend_jwt(
 #[tokio::test]
 async fn a_revoked_jwt_and_a_blocked_subscription_fail_on_the_next_call() {
     let f = Fixture::start("").await;
-    let (api, keys) = f
-        .subscribed("/orders", json!([{"target": "/*", "verb": "GET"}]), "JWT")
-        .await;
-    let token = f.token(&keys).await;
-    f.call_until("/orders/1.0.0/open", Some(&token), 200).await;
+    let (api, keys, token) = f.ready("/orders", "JWT").await;
 
     f.revoke(&keys, &token).await;
     let (status, body) = f.call("/orders/1.0.0/open", Some(&token)).await;

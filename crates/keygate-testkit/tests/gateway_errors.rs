@@ -87,11 +87,7 @@ async fn design_codes_are_answered_for_tokens_subscriptions_scopes_and_routes() 
 #[tokio::test]
 async fn bad_tokens_are_refused_with_401_never_500() {
     let f = Fixture::start("").await;
-    let (_, keys) = f
-        .subscribed("/safe", json!([{"target": "/*", "verb": "GET"}]), "JWT")
-        .await;
-    let token = f.token(&keys).await;
-    f.call_until("/safe/1.0.0/x", Some(&token), 200).await;
+    let (_, _, token) = f.ready("/safe", "JWT").await;
     let parts: Vec<&str> = token.split('.').collect();
     let header = |alg: &str| URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"at+jwt"}}"#));
     let bad = [
@@ -128,13 +124,14 @@ async fn bad_tokens_are_refused_with_401_never_500() {
 #[tokio::test]
 async fn an_expired_token_is_900903() {
     let f = Fixture::start("").await;
-    let api = f
-        .publish_api("brief", "/brief", json!([{"target": "/*", "verb": "GET"}]))
-        .await;
-    let app = f.application("brief-app", "JWT", "Unlimited").await;
-    f.subscribe(&app, &api).await;
-    let keys = f
-        .keys(&app, "JWT", json!({"ext_application_token_lifetime": 1}))
+    let (_, keys) = f
+        .subscribed_as(
+            "/brief",
+            json!([{"target": "/*", "verb": "GET"}]),
+            "JWT",
+            "Unlimited",
+            json!({"ext_application_token_lifetime": 1}),
+        )
         .await;
     let token = f.token(&keys).await;
     let claims = gateway_support::jwt_claims(&token);
@@ -149,12 +146,15 @@ async fn an_expired_token_is_900903() {
 #[tokio::test]
 async fn an_application_over_its_quota_gets_429_with_retry_after() {
     let f = Fixture::start("").await;
-    let api = f
-        .publish_api("quota", "/quota", json!([{"target": "/*", "verb": "GET"}]))
+    let (_, keys) = f
+        .subscribed_as(
+            "/quota",
+            json!([{"target": "/*", "verb": "GET"}]),
+            "JWT",
+            "10PerMin",
+            json!({}),
+        )
         .await;
-    let app = f.application("quota-app", "JWT", "10PerMin").await;
-    f.subscribe(&app, &api).await;
-    let keys = f.keys(&app, "JWT", json!({})).await;
     let token = f.token(&keys).await;
     f.call_until("/quota/1.0.0/x", Some(&token), 200).await;
     let mut throttled = None;
@@ -240,11 +240,7 @@ async fn oversized_requests_and_a_dead_backend_have_their_answers() {
 #[tokio::test]
 async fn an_inactive_subscription_and_a_deny_condition_reach_the_gateway() {
     let f = Fixture::start("").await;
-    let (api, keys) = f
-        .subscribed("/held", json!([{"target": "/*", "verb": "GET"}]), "JWT")
-        .await;
-    let token = f.token(&keys).await;
-    f.call_until("/held/1.0.0/x", Some(&token), 200).await;
+    let (api, _, token) = f.ready("/held", "JWT").await;
     let stores = f.node.node.stores();
 
     // Subscription put on hold (an approval workflow would), through the store: the

@@ -287,22 +287,44 @@ impl Fixture {
         operations: Value,
         token_type: &str,
     ) -> (String, Keys) {
+        self.subscribed_as(context, operations, token_type, "Unlimited", json!({}))
+            .await
+    }
+
+    /// The same with an application policy and extra client metadata for its keys.
+    pub async fn subscribed_as(
+        &self,
+        context: &str,
+        operations: Value,
+        token_type: &str,
+        policy: &str,
+        client: Value,
+    ) -> (String, Keys) {
+        let name = context.replace('/', "-");
         let api = self
-            .publish_api(
-                &format!("api{}", context.replace('/', "-")),
-                context,
-                operations,
-            )
+            .publish_api(&format!("api{name}"), context, operations)
             .await;
         let app = self
-            .application(
-                &format!("app{}", context.replace('/', "-")),
-                token_type,
-                "Unlimited",
-            )
+            .application(&format!("app{name}"), token_type, policy)
             .await;
         self.subscribe(&app, &api).await;
-        let keys = self.keys(&app, token_type, json!({})).await;
+        let keys = self.keys(&app, token_type, client).await;
         (api, keys)
+    }
+
+    /// An API at `context` with one `GET /*` resource, an application subscribed with
+    /// `token_type` keys, and a token the gateway already accepts at `{context}/1.0.0/x`.
+    pub async fn ready(&self, context: &str, token_type: &str) -> (String, Keys, String) {
+        let (api, keys) = self
+            .subscribed(
+                context,
+                json!([{"target": "/*", "verb": "GET"}]),
+                token_type,
+            )
+            .await;
+        let token = self.token(&keys).await;
+        self.call_until(&format!("{context}/1.0.0/x"), Some(&token), 200)
+            .await;
+        (api, keys, token)
     }
 }
