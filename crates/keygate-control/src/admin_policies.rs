@@ -67,6 +67,29 @@ pub trait PolicyKind: Send + Sync + 'static {
     async fn used_by(stores: &Stores, tenant: &Tenant, name: &str) -> StoreResult<Option<String>>;
 }
 
+/// The conversions every kind has: its body type's `from_policy` and `to_policy`, and
+/// the policy's `uuid` and `name`.
+macro_rules! body_conversions {
+    ($body:ty) => {
+        fn to_body(policy: &Self::Policy) -> Self::Body {
+            <$body>::from_policy(policy)
+        }
+        fn from_body(
+            body: &Self::Body,
+            uuid: &str,
+            tenant: &Tenant,
+        ) -> Result<Self::Policy, Vec<crate::FieldError>> {
+            body.to_policy(uuid, tenant)
+        }
+        fn uuid(policy: &Self::Policy) -> &str {
+            &policy.uuid
+        }
+        fn name(policy: &Self::Policy) -> &str {
+            &policy.name
+        }
+    };
+}
+
 /// Subscription policies.
 #[derive(Debug)]
 pub struct SubscriptionKind;
@@ -87,22 +110,8 @@ impl PolicyKind for SubscriptionKind {
     const NOUN: &'static str = "subscription policy";
     const DEFAULTS: &'static [&'static str] = &DEFAULT_SUBSCRIPTION_TIERS;
 
-    fn to_body(policy: &Self::Policy) -> Self::Body {
-        SubscriptionPolicyBody::from_policy(policy)
-    }
-    fn from_body(
-        body: &Self::Body,
-        uuid: &str,
-        tenant: &Tenant,
-    ) -> Result<Self::Policy, Vec<crate::FieldError>> {
-        body.to_policy(uuid, tenant)
-    }
-    fn uuid(policy: &Self::Policy) -> &str {
-        &policy.uuid
-    }
-    fn name(policy: &Self::Policy) -> &str {
-        &policy.name
-    }
+    body_conversions!(SubscriptionPolicyBody);
+
     async fn list(stores: &Stores, tenant: &Tenant, page: Page) -> StoreResult<Vec<Self::Policy>> {
         stores
             .subscription_policies()
@@ -153,22 +162,8 @@ impl PolicyKind for ApplicationKind {
     const NOUN: &'static str = "application policy";
     const DEFAULTS: &'static [&'static str] = &DEFAULT_APPLICATION_POLICIES;
 
-    fn to_body(policy: &Self::Policy) -> Self::Body {
-        ApplicationPolicyBody::from_policy(policy)
-    }
-    fn from_body(
-        body: &Self::Body,
-        uuid: &str,
-        tenant: &Tenant,
-    ) -> Result<Self::Policy, Vec<crate::FieldError>> {
-        body.to_policy(uuid, tenant)
-    }
-    fn uuid(policy: &Self::Policy) -> &str {
-        &policy.uuid
-    }
-    fn name(policy: &Self::Policy) -> &str {
-        &policy.name
-    }
+    body_conversions!(ApplicationPolicyBody);
+
     async fn list(stores: &Stores, tenant: &Tenant, page: Page) -> StoreResult<Vec<Self::Policy>> {
         stores
             .application_policies()
@@ -212,22 +207,8 @@ impl PolicyKind for AdvancedKind {
     const NOUN: &'static str = "advanced policy";
     const DEFAULTS: &'static [&'static str] = &DEFAULT_API_POLICIES;
 
-    fn to_body(policy: &Self::Policy) -> Self::Body {
-        AdvancedPolicyBody::from_policy(policy)
-    }
-    fn from_body(
-        body: &Self::Body,
-        uuid: &str,
-        tenant: &Tenant,
-    ) -> Result<Self::Policy, Vec<crate::FieldError>> {
-        body.to_policy(uuid, tenant)
-    }
-    fn uuid(policy: &Self::Policy) -> &str {
-        &policy.uuid
-    }
-    fn name(policy: &Self::Policy) -> &str {
-        &policy.name
-    }
+    body_conversions!(AdvancedPolicyBody);
+
     async fn list(stores: &Stores, tenant: &Tenant, page: Page) -> StoreResult<Vec<Self::Policy>> {
         stores.api_policies().list_api_policies(tenant, page).await
     }
@@ -259,22 +240,8 @@ impl PolicyKind for CustomKind {
     const NOUN: &'static str = "custom rule";
     const DEFAULTS: &'static [&'static str] = &[];
 
-    fn to_body(policy: &Self::Policy) -> Self::Body {
-        CustomRuleBody::from_policy(policy)
-    }
-    fn from_body(
-        body: &Self::Body,
-        uuid: &str,
-        tenant: &Tenant,
-    ) -> Result<Self::Policy, Vec<crate::FieldError>> {
-        body.to_policy(uuid, tenant)
-    }
-    fn uuid(policy: &Self::Policy) -> &str {
-        &policy.uuid
-    }
-    fn name(policy: &Self::Policy) -> &str {
-        &policy.name
-    }
+    body_conversions!(CustomRuleBody);
+
     async fn list(stores: &Stores, tenant: &Tenant, page: Page) -> StoreResult<Vec<Self::Policy>> {
         stores
             .global_policies()

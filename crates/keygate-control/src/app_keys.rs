@@ -380,13 +380,7 @@ async fn generate_token(
         .await?;
     Ok(Json(ApplicationTokenBody {
         access_token: token.access_token,
-        token_scopes: token
-            .scope
-            .unwrap_or_default()
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        token_scopes: crate::scopes::split_scopes(token.scope.as_deref().unwrap_or_default()),
         validity_time: token.expires_in.unwrap_or_default(),
     }))
 }

@@ -258,13 +258,7 @@ impl BearerVerifier {
             .ok_or_else(|| invalid("the token has no subject"))?;
         Ok(TokenIdentity {
             subject: local_name(&subject).to_owned(),
-            scopes: body
-                .scope
-                .unwrap_or_default()
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            scopes: crate::scopes::split_scopes(body.scope.as_deref().unwrap_or_default()),
             client_id: body.client_id,
         })
     }

@@ -36,6 +36,14 @@ pub const ADMIN: &str = "apim:admin";
 /// Reading the internal data service (gateways' service account); bound to no role.
 pub const INTERNAL_DATA: &str = "apim:internal_data";
 
+/// The scopes of a space-separated `scope` value (RFC 6749 §3.3).
+pub fn split_scopes(text: &str) -> Vec<String> {
+    text.split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// One scope with the roles it is bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScopeSeed {
