@@ -238,26 +238,14 @@ async fn out_of_order_request_events_are_counted_in_their_own_window_or_not_at_a
 
 #[tokio::test]
 async fn a_producer_reaches_the_tls_listener() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let der = rustls_pki_types::CertificateDer::from(cert.cert.der().to_vec());
-    let key = rustls_pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
-    let server = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![der.clone()], key)
-        .unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(der).unwrap();
-    let client = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let (server, client) = tls::self_signed();
 
     let bus = InProcessBus::default();
     let bus_dyn: Arc<dyn keygate_bus::EventBus> = Arc::new(bus.clone());
     let tm = TrafficManager::new(settings("tm-tls"), bus_dyn)
         .start(IngestListeners {
             plain: None,
-            tls: Some((ephemeral().await, Arc::new(server))),
+            tls: Some((ephemeral().await, server)),
         })
         .await;
     let mut revoked = subscribe(&bus, revocations()).await;
@@ -272,7 +260,7 @@ async fn a_producer_reaches_the_tls_listener() {
             }],
         }],
     );
-    settings.tls = Some(Arc::new(client));
+    settings.tls = Some(client);
     let producer = Producer::start(settings);
     let mut delivery = producer.send_revocation(revocation("r-tls")).await.unwrap();
     tokio::time::timeout(WAIT, delivery.first())

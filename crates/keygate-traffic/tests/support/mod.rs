@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test file uses a part")]
 
+pub mod tls;
+
 use keygate_bus::ingest::wire::{self, Frame, PROTOCOL_VERSION};
 use keygate_bus::ingest::{Balance, Receiver, ReceiverGroup};
 use keygate_bus::{
