@@ -63,9 +63,12 @@ async fn schemathesis_finds_no_server_error() {
         "--report-dir".to_owned(),
         report.display().to_string(),
     ];
+    std::fs::create_dir_all(&report).unwrap();
     let output = tokio::task::spawn_blocking(move || {
+        // Its cache goes to the working directory: the report's, not the source tree.
         std::process::Command::new(tool)
             .args(&args)
+            .current_dir(&report)
             .output()
             .unwrap()
     })

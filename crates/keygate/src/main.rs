@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         } => return config_check(&file),
         Command::Migrate(args) => migrate(args),
         Command::Init { out, force } => init(&out, force),
+        management => return cli::manage::run(management),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
