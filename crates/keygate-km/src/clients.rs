@@ -22,8 +22,8 @@ use std::sync::Arc;
 /// A client whose identity the request established.
 #[derive(Debug, Clone)]
 pub struct AuthenticatedClient {
-    /// The registration.
-    pub client: OAuthClient,
+    /// The registration (shared with the lookup cache).
+    pub client: Arc<OAuthClient>,
     /// How it proved who it is (`none` for a public client).
     pub method: TokenEndpointAuthMethod,
     /// The `x5t#S256` of the certificate it authenticated with, for RFC 8705 mutual TLS:
@@ -54,6 +54,24 @@ pub enum Caller {
 }
 
 impl Inner {
+    /// The registration of `client_id`, from the lookup cache or else the database (and
+    /// then kept). Unknown ids are not cached: a client registered a moment ago is found.
+    pub(crate) async fn client_registration(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<OAuthClient>>, Failure> {
+        if let Some(client) = self.cache.client(client_id) {
+            return Ok(Some(client));
+        }
+        let mark = self.cache.client_mark();
+        let Some(client) = self.stores.clients().client(client_id).await? else {
+            return Ok(None);
+        };
+        let client = Arc::new(client);
+        self.cache.keep_client(mark, client.clone());
+        Ok(Some(client))
+    }
+
     /// Authenticates the client a request names. `path` is the endpoint called, an
     /// accepted audience of client assertions.
     pub(crate) async fn authenticate_client(
@@ -73,7 +91,7 @@ impl Inner {
             } => assertion::unverified_issuer(assertion.expose()).ok_or_else(failure)?,
             other => other.client_id().unwrap_or_default().to_owned(),
         };
-        let Some(client) = self.stores.clients().client(&client_id).await? else {
+        let Some(client) = self.client_registration(&client_id).await? else {
             tracing::info!(%client_id, "client authentication failed: unknown client");
             return Err(failure());
         };
@@ -216,7 +234,7 @@ impl Inner {
         path: &str,
     ) -> Result<Caller, Failure> {
         if let ClientCredentials::SecretBasic { client_id, secret } = credentials
-            && self.stores.clients().client(client_id).await?.is_none()
+            && self.client_registration(client_id).await?.is_none()
         {
             let user = self.stores.users().authenticate(client_id, secret).await?;
             return match user {

@@ -23,6 +23,7 @@
 //! revokes its tokens first (§2.3) and announces it on the bus.
 
 use crate::access_control::{Credential, Principal};
+use crate::cache::CLIENT_DOMAIN;
 use crate::client_metadata::{
     ClientMetadata, LifetimeOverrides, MetadataRules, response_types_for,
 };
@@ -166,6 +167,7 @@ impl KeyManager {
     pub(crate) async fn remove_client(&self, client_id: &str) -> Result<(), Failure> {
         let revoked = self.revoke_client_tokens(client_id).await?;
         self.inner.stores.clients().delete_client(client_id).await?;
+        self.inner.cache.invalidate(CLIENT_DOMAIN, client_id);
         self.inner
             .services
             .validation_cache
@@ -334,10 +336,16 @@ impl Inner {
     pub(crate) async fn store_update(&self, client: &OAuthClient) -> Result<OAuthClient, Failure> {
         let now = self.clock.now_ms();
         let clients = self.stores.clients();
-        clients
-            .set_client_secret(&client.client_id, client.secret_digest.as_deref(), now)
-            .await?;
-        Ok(clients.update_client(client, now).await?)
+        let stored = async {
+            clients
+                .set_client_secret(&client.client_id, client.secret_digest.as_deref(), now)
+                .await?;
+            clients.update_client(client, now).await
+        }
+        .await;
+        // Even a half-done update changed something: the next request reads it afresh.
+        self.cache.invalidate(CLIENT_DOMAIN, &client.client_id);
+        Ok(stored?)
     }
 
     /// The client information response (RFC 7591 §3.2.1, RFC 7592 §3).

@@ -22,7 +22,7 @@ use crate::settings::{IssuerKeys, MAX_REQUESTED_SCOPES, TOKEN_PATH};
 use crate::tokens::{GrantOutcome, IdTokenRequest, Issued, RefreshIssue};
 use axum::response::Response;
 use keygate_model::{
-    AccessToken, AuthorizationCode, RevokedToken, RevokedTokenType, Secret, TokenState,
+    AccessToken, AuthorizationCode, RevokedToken, RevokedTokenType, Scope, Secret, TokenState,
 };
 use keygate_oauth::code::{self, CodeExchange, CodeRedeemError};
 use keygate_oauth::grant::grant_types;
@@ -33,6 +33,7 @@ use keygate_oauth::scope::{DEFAULT_SCOPE, OPENID};
 use keygate_oauth::{ClientCredentials, OAuthError, RoleBasedScopeIssuer, ScopeSet, TokenRequest};
 use keygate_store::{CodeConsumption, Page};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Whose roles the role-based scope issuer checks requested scopes against.
 #[derive(Debug, Clone, Copy)]
@@ -393,15 +394,38 @@ impl Inner {
         Ok(issued)
     }
 
-    /// Roles of a user of the user store; none when there is no such user.
-    async fn roles_of(&self, username: &str) -> Result<Vec<String>, Failure> {
-        Ok(self
+    /// Roles of a user of the user store; none when there is no such user. Cached.
+    async fn roles_of(&self, username: &str) -> Result<Arc<[String]>, Failure> {
+        if let Some(roles) = self.cache.roles(username) {
+            return Ok(roles);
+        }
+        let mark = self.cache.roles_mark();
+        let roles: Arc<[String]> = self
             .stores
             .users()
             .user(username)
             .await?
             .map(|user| user.roles)
-            .unwrap_or_default())
+            .unwrap_or_default()
+            .into();
+        self.cache.keep_roles(mark, username, roles.clone());
+        Ok(roles)
+    }
+
+    /// The scope `name` of the server's tenant, if it exists. Cached, its absence too.
+    async fn known_scope(&self, name: &str) -> Result<Option<Arc<Scope>>, Failure> {
+        if let Some(scope) = self.cache.scope(name) {
+            return Ok(scope);
+        }
+        let mark = self.cache.scope_mark();
+        let scope = self
+            .stores
+            .scopes()
+            .scope(&self.settings.tenant, name)
+            .await?
+            .map(Arc::new);
+        self.cache.keep_scope(mark, name, scope.clone());
+        Ok(scope)
     }
 
     /// The scopes granted of `requested` to a user with `roles`: WSO2's role-based scope
@@ -438,13 +462,8 @@ impl Inner {
             }
             if OIDC_SCOPES.contains(&name) || self.settings.is_whitelisted(name) {
                 whitelisted.push(name);
-            } else if let Some(scope) = self
-                .stores
-                .scopes()
-                .scope(&self.settings.tenant, name)
-                .await?
-            {
-                known.push(scope);
+            } else if let Some(scope) = self.known_scope(name).await? {
+                known.push(Scope::clone(&scope));
             }
         }
         let checked = ScopeSet::from_tokens(requested.iter().filter(|s| !whitelisted.contains(s)))?;

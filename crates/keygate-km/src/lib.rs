@@ -16,7 +16,8 @@
 //! authentication), [`assertion`] (RFC 7523 JWTs), [`mtls`] (RFC 8705), [`grants`] (the
 //! token endpoint), [`tokens`] (minting), [`introspection`], [`revocation`], [`events`]
 //! (revocations on the bus), [`userinfo`], [`discovery`], [`signing`] (keys and
-//! rotation), [`protection`] (at-rest protection), [`clock`]; for people at a browser,
+//! rotation), [`protection`] (at-rest protection), [`cache`] (clients, scopes and roles
+//! kept in memory, with their invalidation), [`clock`]; for people at a browser,
 //! [`authorize`] (the authorization endpoint), [`session`] (login sessions and their
 //! settings), [`consent`], [`logout`] (RP-initiated logout), [`csrf`] (form tokens),
 //! [`limiter`] (failed-login brake) and [`pages`] (the HTML).
@@ -32,6 +33,7 @@
 pub mod access_control;
 pub mod assertion;
 pub mod authorize;
+pub mod cache;
 pub mod client_metadata;
 pub mod clients;
 pub mod clock;

@@ -8,6 +8,7 @@
 //! rotating the signing key.
 
 use crate::assertion::{RemoteKeys, ReplayGuard};
+use crate::cache::LookupCache;
 use crate::clock::{Clock, Draw, Entropy};
 use crate::errors::KmError;
 use crate::events::RevocationEvents;
@@ -56,6 +57,7 @@ pub(crate) struct Inner {
     pub(crate) events: RevocationEvents,
     pub(crate) interaction: crate::session::Interaction,
     pub(crate) services: crate::services::ServiceState,
+    pub(crate) cache: LookupCache,
 }
 
 impl KeyManager {
@@ -129,6 +131,7 @@ impl KeyManager {
                 events,
                 interaction,
                 services,
+                cache: LookupCache::default(),
             }),
         })
     }
@@ -146,6 +149,21 @@ impl KeyManager {
     /// The stores the key manager persists through.
     pub fn stores(&self) -> &Arc<Stores> {
         &self.inner.stores
+    }
+
+    /// Drops what the key manager caches under `key` in `domain`
+    /// ([`crate::cache::CLIENT_DOMAIN`]: a client id, [`crate::cache::SCOPE_DOMAIN`]: a
+    /// scope name, [`crate::cache::USER_DOMAIN`]: a username), so that a change made
+    /// elsewhere counts at once instead of after [`crate::cache::LOOKUP_TTL`]. For the
+    /// invalidations that `keygate.cache.invalidation.<domain>` carries. Returns whether
+    /// the domain is one the key manager caches.
+    pub fn invalidate(&self, domain: &str, key: &str) -> bool {
+        self.inner.cache.invalidate(domain, key)
+    }
+
+    /// Drops everything the key manager caches.
+    pub fn invalidate_all(&self) {
+        self.inner.cache.invalidate_all();
     }
 
     /// Now, by the key manager's clock.
@@ -265,6 +283,10 @@ impl KeyManager {
     /// (`TOKENS_REVOKED_FOR_USER`): for a locked, disabled or deleted user. Returns how
     /// many tokens were revoked.
     pub async fn revoke_user_tokens(&self, username: &str) -> Result<u64, KmError> {
+        // Whatever changed about the user, its roles are read afresh.
+        self.inner
+            .cache
+            .invalidate(crate::cache::USER_DOMAIN, username);
         let tenant = &self.inner.settings.tenant;
         let revoked = self
             .inner

@@ -27,6 +27,7 @@ mod policies;
 mod scopes;
 mod sessions;
 mod stores;
+mod token_batch;
 mod tokens;
 mod users;
 
@@ -54,4 +55,6 @@ pub use users::{NewUser, UserStore};
 #[derive(Debug)]
 pub(crate) struct SqlApim {
     pub(crate) db: db::Db,
+    /// The group-commit writer of new access tokens.
+    pub(crate) token_batch: token_batch::TokenBatcher,
 }

@@ -73,7 +73,10 @@ impl Stores {
         .await;
         match prepared {
             Ok(users) => Ok(Stores {
-                apim: SqlApim { db: apim_db },
+                apim: SqlApim {
+                    db: apim_db,
+                    token_batch: Default::default(),
+                },
                 shared: shared_db,
                 users: Arc::new(users),
                 same_database,

@@ -6,12 +6,13 @@
 //! single conditional updates, so exactly one of many concurrent callers wins.
 
 use crate::SqlApim;
-use crate::db::{Columns, Page, bounded, limit, page_args, words};
-use crate::error::StoreResult;
+use crate::db::{Columns, Db, Page, bounded, limit, page_args, words};
+use crate::error::{StoreError, StoreResult};
 use async_trait::async_trait;
 use keygate_model::{AccessToken, AuthorizationCode, CodeState, Tenant, TokenState};
 use sqlx::Any;
 use sqlx::any::AnyRow;
+use std::sync::LazyLock;
 
 /// Access tokens with their refresh tokens.
 #[async_trait]
@@ -127,6 +128,25 @@ const TOKEN_COLUMNS: &str = "token_id, tenant, token_digest, token_value, refres
      issued_at_ms, validity_ms, refresh_issued_at_ms, refresh_validity_ms, state, \
      binding_thumbprint";
 
+/// Most tokens one `INSERT` statement writes (17 parameters each, far below every
+/// backend's parameter limit).
+pub(crate) const MAX_ROWS_PER_INSERT: usize = 64;
+
+/// `INSERT` statements of 1, 2, 4, … [`MAX_ROWS_PER_INSERT`] tokens: a batch is written as
+/// a few of these, so that each connection prepares only a handful of statements.
+static INSERT_TOKENS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let row = format!("({})", vec!["?"; 17].join(", "));
+    std::iter::successors(Some(1usize), |n| Some(n * 2))
+        .take_while(|n| *n <= MAX_ROWS_PER_INSERT)
+        .map(|n| {
+            format!(
+                "INSERT INTO kg_access_token ({TOKEN_COLUMNS}) VALUES {}",
+                vec![row.as_str(); n].join(", ")
+            )
+        })
+        .collect()
+});
+
 const CODE_COLUMNS: &str = "code_id, tenant, code_digest, client_id, subject, redirect_uri, \
      scopes, pkce_challenge, pkce_method, nonce, issued_at_ms, validity_ms, state, token_id, \
      auth_time_ms";
@@ -188,17 +208,35 @@ fn validate_token(t: &AccessToken) -> StoreResult<()> {
     Ok(())
 }
 
-impl SqlApim {
-    async fn write_token<'e, E>(&self, executor: E, t: &AccessToken) -> StoreResult<()>
-    where
-        E: sqlx::Executor<'e, Database = Any>,
-    {
+/// Inserts one token through `executor` (the pool, or a transaction).
+pub(crate) async fn write_token<'e, E>(db: &Db, executor: E, t: &AccessToken) -> StoreResult<()>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    write_tokens(db, executor, std::slice::from_ref(&t)).await
+}
+
+/// Inserts `tokens` — as many as fit one of the prepared `INSERT`s: 1, 2, 4, … up to
+/// [`MAX_ROWS_PER_INSERT`] — in one statement, so all or none of them.
+pub(crate) async fn write_tokens<'e, E>(
+    db: &Db,
+    executor: E,
+    tokens: &[&AccessToken],
+) -> StoreResult<()>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let sql = INSERT_TOKENS
+        .get(tokens.len().trailing_zeros() as usize)
+        .filter(|_| tokens.len().is_power_of_two())
+        .ok_or_else(|| StoreError::Invalid {
+            field: "access token batch",
+            reason: format!("{} tokens do not make one statement", tokens.len()),
+        })?;
+    let mut query = db.query(sql);
+    for t in tokens {
         validate_token(t)?;
-        self.db
-            .query(&format!(
-                "INSERT INTO kg_access_token ({TOKEN_COLUMNS}) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ))
+        query = query
             .bind(t.token_id.clone())
             .bind(t.tenant.domain().to_owned())
             .bind(t.token_digest.clone())
@@ -215,13 +253,16 @@ impl SqlApim {
             .bind(t.refresh_issued_at_ms)
             .bind(t.refresh_validity_ms)
             .bind(t.state.as_str())
-            .bind(t.binding_thumbprint.clone())
-            .execute(executor)
-            .await
-            .map_err(|e| self.db.fail(e, "access token with this id or digest"))?;
-        Ok(())
+            .bind(t.binding_thumbprint.clone());
     }
+    query
+        .execute(executor)
+        .await
+        .map_err(|e| db.fail(e, "access token with this id or digest"))?;
+    Ok(())
+}
 
+impl SqlApim {
     async fn one_token(&self, column: &str, key: &str) -> StoreResult<Option<AccessToken>> {
         self.db
             .query(&format!(
@@ -253,7 +294,8 @@ impl SqlApim {
 #[async_trait]
 impl AccessTokenRepository for SqlApim {
     async fn insert_token(&self, token: &AccessToken) -> StoreResult<()> {
-        self.write_token(self.db.pool(), token).await
+        validate_token(token)?;
+        self.token_batch.insert(&self.db, token.clone()).await
     }
 
     async fn token(&self, token_id: &str) -> StoreResult<Option<AccessToken>> {
@@ -372,7 +414,7 @@ impl AccessTokenRepository for SqlApim {
                 .map_err(|e| self.db.fail(e, "access token"))?;
             return Ok(false);
         }
-        self.write_token(&mut *tx, successor).await?;
+        write_token(&self.db, &mut *tx, successor).await?;
         tx.commit()
             .await
             .map_err(|e| self.db.fail(e, "access token"))?;

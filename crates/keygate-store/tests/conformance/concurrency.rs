@@ -20,12 +20,17 @@ async fn tally<T: Send + 'static>(mut tasks: JoinSet<Result<T, StoreError>>) -> 
     (wins, conflicts)
 }
 
-pub async fn concurrent_token_inserts(stores: Arc<Stores>) {
+/// Registers `client-a`, owned by alice, whose tokens the tests insert.
+async fn register_client_a(stores: &Stores) {
     stores
         .clients()
         .create_client(&samples::client("client-a", "alice"))
         .await
         .unwrap();
+}
+
+pub async fn concurrent_token_inserts(stores: Arc<Stores>) {
+    register_client_a(&stores).await;
     let mut tasks = JoinSet::new();
     for _ in 0..200 {
         let stores = stores.clone();
@@ -47,6 +52,52 @@ pub async fn concurrent_token_inserts(stores: Arc<Stores>) {
         "every accepted insert is stored"
     );
     assert_eq!(stored.len(), 200, "distinct tokens never conflict");
+}
+
+/// Concurrent inserts are written together (group commit); one bad token among them
+/// fails alone, with its own error, and every other one is stored.
+pub async fn a_bad_token_among_concurrent_inserts_fails_alone(stores: Arc<Stores>) {
+    register_client_a(&stores).await;
+    let first = samples::token("client-a", "alice", &samples::id());
+    stores.tokens().insert_token(&first).await.unwrap();
+    let mut tasks = JoinSet::new();
+    for i in 0..100 {
+        let stores = stores.clone();
+        let mut token = samples::token("client-a", "alice", &samples::id());
+        match i {
+            37 => token.token_digest = first.token_digest.clone(),
+            71 => token.client_id = "no-such-client".into(),
+            _ => {}
+        }
+        tasks.spawn(async move { (i, stores.tokens().insert_token(&token).await) });
+    }
+    let mut stored = 0;
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("task panicked") {
+            (37, outcome) => assert!(
+                outcome.as_ref().is_err_and(StoreError::is_conflict),
+                "{outcome:?}"
+            ),
+            (71, outcome) => assert!(
+                matches!(outcome, Err(StoreError::Invalid { .. })),
+                "{outcome:?}"
+            ),
+            (_, outcome) => {
+                outcome.unwrap();
+                stored += 1;
+            }
+        }
+    }
+    assert_eq!(stored, 98);
+    assert_eq!(
+        stores
+            .tokens()
+            .count_tokens_for("client-a", "alice")
+            .await
+            .unwrap(),
+        99,
+        "the first token and every good one of the batch"
+    );
 }
 
 pub async fn concurrent_same_application_name(stores: Arc<Stores>) {
@@ -75,11 +126,7 @@ pub async fn concurrent_same_application_name(stores: Arc<Stores>) {
 }
 
 pub async fn concurrent_code_consumption(stores: Arc<Stores>) {
-    stores
-        .clients()
-        .create_client(&samples::client("client-a", "alice"))
-        .await
-        .unwrap();
+    register_client_a(&stores).await;
     for round in 0..3 {
         let digest = format!("code-{round}");
         stores
@@ -108,11 +155,7 @@ pub async fn concurrent_code_consumption(stores: Arc<Stores>) {
 }
 
 pub async fn concurrent_refresh_rotation(stores: Arc<Stores>) {
-    stores
-        .clients()
-        .create_client(&samples::client("client-a", "alice"))
-        .await
-        .unwrap();
+    register_client_a(&stores).await;
     let parent = samples::token("client-a", "alice", "family");
     stores.tokens().insert_token(&parent).await.unwrap();
     let mut tasks = JoinSet::new();

@@ -31,6 +31,7 @@ conformance!(stores:
     throttling::api_and_global_policies,
     throttling::block_conditions_and_revoked_tokens,
     concurrency::concurrent_token_inserts,
+    concurrency::a_bad_token_among_concurrent_inserts_fails_alone,
     concurrency::concurrent_same_application_name,
     concurrency::concurrent_code_consumption,
     concurrency::concurrent_refresh_rotation,
