@@ -14,12 +14,14 @@ use async_trait::async_trait;
 use keygate_bus::conformance::{self, RawPublisher, event};
 use keygate_bus::{AmqpBus, BusError, BusMessage, EventBus, Subject, SubjectPrefix};
 use keygate_config::BrokerTransport;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use std::sync::Arc;
 use std::time::Duration;
 use support::proxy::CutProxy;
-use support::{RABBITMQ, broker_or_skip, endpoint, outage, settings, test_prefix};
+use support::{
+    RABBITMQ, broker_or_skip, delete_amqp_exchange, endpoint, outage, settings, test_prefix,
+};
 
 const GUEST: Option<(&str, &str)> = Some(("guest", "guest"));
 
@@ -79,17 +81,6 @@ impl RawAmqp {
             .unwrap();
         confirmation.take_message().is_none()
     }
-
-    /// Removes the test's durable exchange from the broker.
-    async fn delete_exchange(&self) {
-        self.channel
-            .exchange_delete(
-                self.exchange.as_str().into(),
-                ExchangeDeleteOptions::default(),
-            )
-            .await
-            .unwrap();
-    }
 }
 
 #[async_trait]
@@ -121,7 +112,7 @@ async fn passes_the_conformance_suite() {
     conformance::run_all(&bus).await;
     let raw = RawAmqp::open(bus.exchange()).await;
     conformance::skips_malformed_payloads(&bus, &raw).await;
-    raw.delete_exchange().await;
+    delete_amqp_exchange(bus.exchange()).await;
 }
 
 #[tokio::test]
@@ -153,7 +144,7 @@ async fn a_dropped_subscription_deletes_its_queue() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(unrouted, "the queue outlived its subscription");
-    raw.delete_exchange().await;
+    delete_amqp_exchange(bus.exchange()).await;
 }
 
 #[tokio::test]
@@ -172,10 +163,7 @@ async fn connect_chooses_rabbitmq_for_amqp_urls() {
         Duration::from_secs(10),
     );
     outage::connect_picks(&settings, "amqp").await;
-    RawAmqp::open(&format!("{}.events", prefix.as_str()))
-        .await
-        .delete_exchange()
-        .await;
+    delete_amqp_exchange(&format!("{}.events", prefix.as_str())).await;
 }
 
 #[tokio::test]
@@ -219,7 +207,7 @@ async fn an_outage_loses_no_event() {
     let proxied = bus_at(&proxy.addr(), &prefix, Duration::from_secs(20));
     let exchange = direct.exchange().to_owned();
     outage::outage_loses_nothing(Arc::new(direct), Arc::new(proxied), &proxy, &prefix).await;
-    RawAmqp::open(&exchange).await.delete_exchange().await;
+    delete_amqp_exchange(&exchange).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,5 +225,5 @@ async fn a_publish_during_an_outage_is_unavailable_after_its_timeout() {
     let proxied = bus_at(&proxy.addr(), &prefix, timeout);
     let exchange = proxied.exchange().to_owned();
     outage::publish_during_outage_is_unavailable(Arc::new(proxied), &proxy, &prefix, timeout).await;
-    RawAmqp::open(&exchange).await.delete_exchange().await;
+    delete_amqp_exchange(&exchange).await;
 }

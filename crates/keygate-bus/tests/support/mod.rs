@@ -79,3 +79,22 @@ pub fn settings(
         ..BusSettings::default()
     }
 }
+
+/// Removes a test's durable AMQP exchange from the broker.
+pub async fn delete_amqp_exchange(exchange: &str) {
+    let connection = lapin::Connection::connect(
+        &format!("amqp://guest:guest@{RABBITMQ}"),
+        lapin::ConnectionProperties::default(),
+    )
+    .await
+    .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .exchange_delete(
+            exchange.into(),
+            lapin::options::ExchangeDeleteOptions::default(),
+        )
+        .await
+        .unwrap();
+    let _ = connection.close(200, "done".into()).await;
+}
