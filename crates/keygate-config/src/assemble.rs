@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::apim;
-use crate::config::{Config, Ports, Role, ServerSettings, SuperAdmin};
+use crate::config::{Config, GatewayTimeouts, Ports, Role, ServerSettings, SuperAdmin};
 use crate::database::database_settings;
 use crate::defaults;
 use crate::diagnostic::{Diagnostic, did_you_mean};
@@ -142,6 +142,7 @@ pub(crate) fn assemble(file: DeploymentFile, source: PathBuf, a: &mut Assembler<
         apim_file.oauth_config.unwrap_or_default(),
         file.oauth.unwrap_or_default(),
     );
+    let gateway = gateway_timeouts(a, file.gateway.unwrap_or_default());
     Config {
         source: Some(source),
         server,
@@ -160,6 +161,25 @@ pub(crate) fn assemble(file: DeploymentFile, source: PathBuf, a: &mut Assembler<
         mutual_tls_enabled,
         event_listeners,
         resource_access,
+        gateway,
+    }
+}
+
+fn gateway_timeouts(a: &mut Assembler<'_>, file: crate::file::GatewayFile) -> GatewayTimeouts {
+    let default = GatewayTimeouts::default();
+    GatewayTimeouts {
+        backend_connect: a.duration(
+            "gateway.backend_connect_timeout",
+            file.backend_connect_timeout.as_ref(),
+            BareUnit::Seconds,
+            default.backend_connect,
+        ),
+        backend_response: a.duration(
+            "gateway.backend_response_timeout",
+            file.backend_response_timeout.as_ref(),
+            BareUnit::Seconds,
+            default.backend_response,
+        ),
     }
 }
 

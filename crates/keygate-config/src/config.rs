@@ -224,6 +224,26 @@ pub struct Config {
     pub event_listeners: Vec<EventListener>,
     /// `[resource_access_control]` and `[[resource.access_control]]`.
     pub resource_access: ResourceAccessSettings,
+    /// `[gateway]`.
+    pub gateway: GatewayTimeouts,
+}
+
+/// `[gateway]` (keygate's): how long the gateway waits for a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayTimeouts {
+    /// `backend_connect_timeout`: to open a connection (TCP and TLS).
+    pub backend_connect: std::time::Duration,
+    /// `backend_response_timeout`: for the response head once the request is sent.
+    pub backend_response: std::time::Duration,
+}
+
+impl Default for GatewayTimeouts {
+    fn default() -> Self {
+        Self {
+            backend_connect: defaults::GATEWAY_BACKEND_CONNECT_TIMEOUT,
+            backend_response: defaults::GATEWAY_BACKEND_RESPONSE_TIMEOUT,
+        }
+    }
 }
 
 impl Config {
@@ -259,6 +279,7 @@ impl Config {
             mutual_tls_enabled: false,
             event_listeners: Vec::new(),
             resource_access: ResourceAccessSettings::default(),
+            gateway: GatewayTimeouts::default(),
             super_admin,
         }
     }
@@ -269,9 +290,18 @@ impl Config {
     }
 
     /// Replaces `[server] offset` and moves every listener with it, as WSO2's
-    /// `-DportOffset` does at start-up.
+    /// `-DportOffset` does at start-up; a defaulted `[apim.key_manager] service_url` (this
+    /// node's management port) moves too.
     pub fn set_offset(&mut self, offset: u16) -> Result<(), PortOverflow> {
-        self.ports = Ports::with_offset(offset)?;
+        let ports = Ports::with_offset(offset)?;
+        let local = |ports: &Ports| {
+            crate::apim::KeyManagerSettings::local(&self.server.hostname, ports, &self.super_admin)
+                .service_url
+        };
+        if self.key_manager.service_url == local(&self.ports) {
+            self.key_manager.service_url = local(&ports);
+        }
+        self.ports = ports;
         self.server.offset = offset;
         Ok(())
     }
@@ -327,6 +357,28 @@ mod tests {
         let err = Ports::with_offset(57_000).unwrap_err();
         assert_eq!(err.base, 9443);
         assert!(err.to_string().contains("past 65535"));
+    }
+
+    #[test]
+    fn the_offset_moves_a_defaulted_key_manager_but_not_a_configured_one() {
+        let mut config = Config::embedded_default();
+        config.set_offset(3).unwrap();
+        assert_eq!(config.ports.management_https, 9446);
+        assert_eq!(
+            config.key_manager.service_url,
+            "https://localhost:9446/services/"
+        );
+        config.set_offset(0).unwrap();
+        assert_eq!(
+            config.key_manager.service_url,
+            "https://localhost:9443/services/"
+        );
+        config.key_manager.service_url = "https://km.example.com:9443/services/".to_owned();
+        config.set_offset(5).unwrap();
+        assert_eq!(
+            config.key_manager.service_url,
+            "https://km.example.com:9443/services/"
+        );
     }
 
     #[test]

@@ -49,6 +49,11 @@ pub const CACHE_INVALIDATION_DOMAIN: &str = "default";
 /// `expiry_time` of every `[apim.cache.*]` table.
 pub const CACHE_EXPIRY: Duration = Duration::from_secs(900);
 
+/// `[gateway] backend_connect_timeout`.
+pub const GATEWAY_BACKEND_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// `[gateway] backend_response_timeout`.
+pub const GATEWAY_BACKEND_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// `[apim.jwt] header`.
 pub const JWT_HEADER: &str = "X-JWT-Assertion";
 /// `[apim.jwt] claim_dialect`.

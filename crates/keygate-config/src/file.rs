@@ -40,6 +40,7 @@ pub(crate) struct DeploymentFile {
     pub event_listener: Option<Vec<EventListenerFile>>,
     pub resource_access_control: Option<ResourceAccessControlFile>,
     pub resource: Option<ResourceFile>,
+    pub gateway: Option<GatewayFile>,
     // WSO2 tables keygate accepts and ignores.
     pub event_handler: Option<Unsupported>,
     pub service_provider: Option<Unsupported>,
@@ -57,6 +58,14 @@ pub(crate) struct DeploymentFile {
     pub passthru_http: Option<Unsupported>,
     pub synapse_properties: Option<Unsupported>,
     pub tenant_mgt: Option<Unsupported>,
+}
+
+/// `[gateway]` (keygate's): how long the gateway waits for backends.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GatewayFile {
+    pub backend_connect_timeout: Option<DurationFile>,
+    pub backend_response_timeout: Option<DurationFile>,
 }
 
 /// `[server]`.

@@ -35,7 +35,9 @@ pub use apim::{
     OAuthSettings, ThrottlingSettings, TokenLifetimes, TokenPersistence, TrafficManagerEndpoint,
     TrafficManagerGroup, UrlGroupType,
 };
-pub use config::{Config, PortOverflow, Ports, Role, ServerSettings, SuperAdmin, UnknownRole};
+pub use config::{
+    Config, GatewayTimeouts, PortOverflow, Ports, Role, ServerSettings, SuperAdmin, UnknownRole,
+};
 pub use database::{DatabaseBackend, DatabaseSettings, PoolSettings};
 pub use diagnostic::{Diagnostic, Report, Severity};
 pub use duration::format_duration;

@@ -2,7 +2,8 @@
 //! the credentials header and whether it reaches the backend (`[apim.oauth_config]`),
 //! the token cache (`[apim.cache.gateway_token]`), the backend JWT (`[apim.jwt]`), the
 //! trusted JWT issuers (`[[apim.jwt.issuer]]` with their truststore aliases or JWKS
-//! URLs), and the limits and timeouts keygate adds, each with a named default.
+//! URLs), the backend timeouts of keygate's `[gateway]` table, and the request limits,
+//! each with a named default.
 
 use crate::auth::keys::{
     DEFAULT_JWKS_MIN_REFETCH_INTERVAL, JwksFetcher, JwksKeys, KeySourceError, StaticKeys,
@@ -81,7 +82,11 @@ impl GatewaySettings {
         Ok(Self {
             auth,
             backend_jwt,
-            proxy: ProxySettings::default(),
+            proxy: ProxySettings {
+                connect_timeout: config.gateway.backend_connect,
+                response_timeout: config.gateway.backend_response,
+                ..ProxySettings::default()
+            },
             limits: RequestLimits::default(),
             forward_credentials: config.oauth.enable_outbound_auth_header,
         })
@@ -187,6 +192,17 @@ header = "X-Backend-JWT"
             HeaderName::from_static("x-backend-jwt")
         );
         assert_eq!(settings.backend_jwt.cache_expiry, Duration::from_secs(300));
+        assert_eq!(settings.proxy, ProxySettings::default());
+    }
+
+    #[test]
+    fn backend_timeouts_come_from_the_gateway_table() {
+        let text = "[gateway]\nbackend_connect_timeout = \"2s\"\nbackend_response_timeout = 5\n";
+        let loaded = load_str(text, Path::new("deployment.toml")).unwrap();
+        let settings = GatewaySettings::from_config(&loaded.config).unwrap();
+        assert_eq!(settings.proxy.connect_timeout, Duration::from_secs(2));
+        assert_eq!(settings.proxy.response_timeout, Duration::from_secs(5));
+        assert!(load_str("[gateway]\nbackend_timeout = 1\n", Path::new("d.toml")).is_err());
     }
 
     #[test]

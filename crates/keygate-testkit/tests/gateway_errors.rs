@@ -283,3 +283,19 @@ async fn an_inactive_subscription_and_a_deny_condition_reach_the_gateway() {
     assert_eq!(body["code"], 900_805, "{body}");
     f.node.stop().await;
 }
+
+#[tokio::test]
+async fn a_slow_backend_is_504_within_the_configured_timeout() {
+    let f = Fixture::start("[gateway]\nbackend_response_timeout = \"500ms\"\n").await;
+    let (_, _, token) = f.ready("/slow", "JWT").await;
+    f.backend.set_delay(Duration::from_secs(5));
+    let started = std::time::Instant::now();
+    let (status, body) = f.call("/slow/1.0.0/x", Some(&token)).await;
+    let waited = started.elapsed();
+    assert_code(status, &body, 504, 101_504);
+    assert!(
+        waited >= Duration::from_millis(500) && waited < Duration::from_secs(3),
+        "answered after {waited:?}"
+    );
+    f.node.stop().await;
+}
