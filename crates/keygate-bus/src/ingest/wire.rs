@@ -216,14 +216,17 @@ pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Option<F
             limit: MAX_FRAME_BYTES,
         });
     }
-    let mut body = vec![0; size];
-    reader.read_exact(&mut body).await.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            WireError::Truncated
-        } else {
-            WireError::Io(e)
-        }
-    })?;
+    // Grow with what arrives rather than trusting the announced length up front, so that
+    // idle peers announcing large frames hold little memory.
+    let mut body = Vec::with_capacity(size.min(64 * 1024));
+    let announced = u64::try_from(size).unwrap_or(u64::MAX);
+    let read = (&mut *reader)
+        .take(announced)
+        .read_to_end(&mut body)
+        .await?;
+    if read < size {
+        return Err(WireError::Truncated);
+    }
     serde_json::from_slice(&body)
         .map(Some)
         .map_err(|e| WireError::Malformed(e.to_string()))
@@ -348,5 +351,43 @@ mod tests {
         assert!(matches!(seal_frame(body), Err(WireError::TooLarge { .. })));
         let sealed = seal_frame(vec![0, 0, 0, 0, b'{', b'}']).unwrap();
         assert_eq!(sealed, vec![0, 0, 0, 2, b'{', b'}']);
+    }
+
+    #[tokio::test]
+    async fn arbitrary_bytes_never_panic_the_reader() {
+        // xorshift: reproducible bytes without a dependency.
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let valid = encode_frame(&Frame::Ack { batch: 1 }).unwrap();
+        let mut outcomes = [0usize; 2];
+        for round in 0..2_000 {
+            let mut bytes: Vec<u8> = if round % 2 == 0 {
+                let len = usize::try_from(next() % 64).unwrap();
+                (0..len).map(|_| next().to_le_bytes()[0]).collect()
+            } else {
+                valid.clone()
+            };
+            if round % 2 == 1 {
+                // Flip a few bytes of a valid frame, length prefix included.
+                for _ in 0..=(next() % 3) {
+                    let at = usize::try_from(next() % bytes.len() as u64).unwrap();
+                    bytes[at] ^= next().to_le_bytes()[0] | 1;
+                }
+            }
+            let (mut a, mut b) = tokio::io::duplex(256);
+            a.write_all(&bytes).await.unwrap();
+            drop(a);
+            let ok = matches!(read_frame(&mut b).await, Ok(Some(_)));
+            outcomes[usize::from(ok)] += 1;
+        }
+        assert!(
+            outcomes[0] > 1_000,
+            "most corrupted input must be refused: {outcomes:?}"
+        );
     }
 }
