@@ -9,7 +9,9 @@
 #     two servers so that both see the same machine.
 #  2. introspection of an opaque token by the client it was issued to (introspect.lua).
 #  3. per core: keygate with one worker thread pinned to CPU 1 (wrk pinned to CPU 0)
-#     against `openssl speed rsa2048` signs/s on one core.
+#     against `openssl speed rsa2048` signs/s on one core, and against the RS256 JWS
+#     keygate's own signer (aws-lc) makes per second on that core
+#     (crates/keygate-jose/examples/sign_speed.rs, built when missing): its ceiling.
 #
 # Usage: bench/km.sh [seconds per run, default 15]
 # Environment: RUNS (3, medians are reported), OFFSET (200: keygate on 9443+OFFSET),
@@ -174,6 +176,12 @@ done
 stop_keygate
 signs=$(taskset -c 1 openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/{print $(NF-1)}')
 echo "openssl speed -seconds 3 rsa2048 on one core: $signs sign/s"
+# The same signatures as keygate makes them (aws-lc, RS256 compact JWS): the ceiling of
+# keygate's tokens/s on one core.
+signer=target/release/examples/sign_speed
+[ -x "$signer" ] || cargo build --release -p keygate-jose --example sign_speed
+jws_signs=$(taskset -c 1 "$signer" 3 | awk '/signs\/s/{print $(NF-7)}')
+echo "keygate-jose sign_speed (aws-lc RS256) on one core: $jws_signs sign/s"
 
 m() { printf '%s\n' "$@" | median; }
 kg_m=$(m "${kg_rps[@]}") op_m=$(m "${op_rps[@]}") one_m=$(m "${one_rps[@]}")
@@ -184,5 +192,7 @@ printf '%-44s %10.0f tokens/s  p99 %7.2f ms\n' "oidc-provider client_credentials
 printf '%-44s %10.0f req/s     p99 %7.2f ms\n' "keygate introspection (opaque)" "$(m "${in_rps[@]}")" "$(m "${in_p99[@]}")"
 printf '%-44s %10.0f tokens/s  p99 %7.2f ms\n' "keygate on one core" "$one_m" "$(m "${one_p99[@]}")"
 printf '%-44s %10.0f signs/s\n' "openssl rsa2048 on one core" "$signs"
+printf '%-44s %10.0f signs/s\n' "aws-lc RS256 JWS on one core" "$jws_signs"
 awk -v k="$kg_m" -v o="$op_m" 'BEGIN{printf "keygate / oidc-provider: %.2fx (goal >= 2x)\n", k/o}'
 awk -v k="$one_m" -v s="$signs" 'BEGIN{printf "keygate one core / openssl signs per core: %.0f%% (goal >= 80%%)\n", 100*k/s}'
+awk -v k="$one_m" -v s="$jws_signs" 'BEGIN{printf "keygate one core / aws-lc JWS signs per core: %.0f%%\n", 100*k/s}'
