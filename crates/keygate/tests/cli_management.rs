@@ -161,9 +161,7 @@ async fn login_stores_an_oauth_token_privately_and_logout_forgets_it() {
     f.node.stop().await;
 }
 
-// The rest of the story calls with CI credentials (Basic): on a node whose ports are
-// ephemeral, the control plane reaches its key manager (JWKS, key generation) through
-// `[apim.key_manager] service_url`, which names the default port, not the one bound.
+// CI use: no login, the server and HTTP Basic credentials from the environment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_an_openapi_file_create_an_application_and_subscribe() {
     let f = Fixture::start().await;
@@ -285,6 +283,93 @@ async fn publish_an_openapi_file_create_an_application_and_subscribe() {
         "PUBLISHED cannot be retired: {}",
         retired.stderr
     );
+    f.node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_stored_login_keys_are_made_and_an_application_token_issued() {
+    let f = Fixture::start().await;
+    let login = f.login("admin-secret-1").await;
+    assert_eq!(login.code, 0, "{}{}", login.stdout, login.stderr);
+    let file = f.dir.path().join("petstore.json");
+    std::fs::write(&file, PETSTORE).unwrap();
+    let file = file.to_str().unwrap();
+    let created = f
+        .ok(&[
+            "api",
+            "create",
+            "--openapi",
+            file,
+            "--tiers",
+            "Gold",
+            "--publish",
+            "-o",
+            "json",
+        ])
+        .await
+        .json();
+    assert_eq!(created["context"], "/pet-store");
+    assert_eq!(created["version"], "2.0.0");
+    assert_eq!(created["lifeCycleStatus"], "PUBLISHED");
+    f.ok(&["app", "create", "shop", "--token-type", "JWT"])
+        .await;
+    let keys = f
+        .ok(&[
+            "app",
+            "keys",
+            "generate",
+            "shop",
+            "--key-type",
+            "PRODUCTION",
+        ])
+        .await;
+    let secret = keys
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("consumer secret:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(!secret.is_empty(), "{}", keys.stdout);
+    f.ok(&[
+        "sub",
+        "create",
+        "--app",
+        "shop",
+        "--api",
+        "Pet Store",
+        "--tier",
+        "Gold",
+    ])
+    .await;
+
+    // The secret is never printed again: `app get` shows the key without it.
+    let shown = f.ok(&["app", "get", "shop"]).await;
+    assert!(shown.stdout.contains("PRODUCTION"), "{}", shown.stdout);
+    assert!(!shown.stdout.contains(&secret));
+
+    let token = f
+        .keygate(
+            &["app", "token", "shop"],
+            "",
+            &[("KEYGATE_CONSUMER_SECRET", &secret)],
+        )
+        .await;
+    assert_eq!(token.code, 0, "{}", token.stderr);
+    assert_eq!(
+        token.stdout.trim().split('.').count(),
+        3,
+        "a JWT: {}",
+        token.stdout
+    );
+    let wrong = f
+        .keygate(
+            &["app", "token", "shop", "--consumer-secret-stdin"],
+            "not-the-secret\n",
+            &[],
+        )
+        .await;
+    assert_eq!(wrong.code, 1, "{}", wrong.stderr);
     f.node.stop().await;
 }
 
