@@ -69,6 +69,22 @@ pub(crate) async fn ensure_admin(
     }))
 }
 
+/// When start-up generated the super admin's password, the accounts that default to the
+/// super admin's (`[apim.key_manager]`, `[apim.throttling]`) take it, as they take a
+/// configured one: the node's roles then reach each other from the first start.
+pub(crate) fn adopt_generated_password(config: &mut Config, admin: Option<&AdminBootstrap>) {
+    let Some(password) = admin.and_then(|a| a.generated_password.as_ref()) else {
+        return;
+    };
+    let admin_name = &config.super_admin.username;
+    if config.key_manager.password.is_none() && &config.key_manager.username == admin_name {
+        config.key_manager.password = Some(password.clone());
+    }
+    if config.throttling.password.is_none() && &config.throttling.username == admin_name {
+        config.throttling.password = Some(password.clone());
+    }
+}
+
 /// The wall clock in unix milliseconds: the server is where time enters keygate.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()

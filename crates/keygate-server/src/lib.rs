@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod bootstrap;
+mod control;
 mod error;
 mod gateway;
 mod health;

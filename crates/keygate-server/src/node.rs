@@ -4,11 +4,11 @@
 use crate::bootstrap::{self, AdminBootstrap};
 use crate::gateway::{GatewayRole, Peers};
 use crate::listener::{self, ListenerKind, ListenerPlan};
-use crate::{ServerError, health, metrics, tls};
+use crate::{ServerError, control, health, metrics, tls};
 use axum::Router;
 use keygate_bus::{EventBus, InProcessBus};
 use keygate_config::{Config, Role};
-use keygate_control::{ControlPlane, ControlSettings};
+use keygate_control::ControlPlane;
 use keygate_km::{KeyManager, KmSettings, SystemClock, SystemEntropy};
 use keygate_store::{MigrateMode, Stores};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -65,7 +65,7 @@ pub struct RunningNode {
     gateway: Option<GatewayRole>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
-    /// Tasks that run until shutdown (the control plane's outbox relay).
+    /// Tasks that run until shutdown (metrics upkeep, the control plane's outbox relay).
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -131,9 +131,11 @@ impl RunningNode {
 /// Starts a node. Nothing is left running when it returns an error.
 pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
     let started = Instant::now();
-    let config = &options.config;
-    let stores = Arc::new(bootstrap::open_stores(config, MigrateMode::Apply).await?);
-    let admin = bootstrap::ensure_admin(config, &stores).await?;
+    let mut config = options.config.clone();
+    let stores = Arc::new(bootstrap::open_stores(&config, MigrateMode::Apply).await?);
+    let admin = bootstrap::ensure_admin(&config, &stores).await?;
+    bootstrap::adopt_generated_password(&mut config, admin.as_ref());
+    let config = &config;
     let identity = tls::server_identity(config)?;
     let tls_source = identity.source.clone();
     // RFC 8705: the key manager's listener asks clients for certificates when mutual-TLS
@@ -149,7 +151,6 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
     )?;
     let own_chain = identity.chain.clone();
     let tls_config = tls::server_config(identity)?;
-    let _ = metrics::handle();
 
     let mut plans = ListenerPlan::for_config(config, options.bind_ip);
     if options.ephemeral_ports {
@@ -200,15 +201,14 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
     };
 
     let mut background = Vec::new();
-    let control_plane = config.runs(Role::ControlPlane).then(|| {
-        let control = ControlPlane::new(
-            stores.clone(),
-            bus.clone(),
-            ControlSettings::from_config(config),
-        );
-        background.push(control.spawn_relay(keygate_control::DEFAULT_RELAY_INTERVAL));
-        control
-    });
+    let control_plane = if config.runs(Role::ControlPlane) {
+        let settings = control::settings(config, key_manager.as_ref(), &own_chain);
+        let (control, relay) = control::start(settings, stores.clone(), bus.clone()).await?;
+        background.push(relay);
+        Some(control)
+    } else {
+        None
+    };
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let gateway = if config.runs(Role::Gateway) {
@@ -239,6 +239,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         tasks.spawn(listener::serve(kind, tcp, tls, router, shutdown_rx.clone()));
         listeners.push(BoundListener { kind, addr });
     }
+    background.extend(metrics::spawn_upkeep(metrics::UPKEEP_INTERVAL));
     Ok(RunningNode {
         listeners,
         admin,
