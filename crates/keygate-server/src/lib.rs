@@ -17,6 +17,7 @@ mod metrics;
 mod node;
 pub mod telemetry;
 pub mod tls;
+mod traffic;
 
 pub use bootstrap::{AdminBootstrap, store_options};
 pub use error::ServerError;

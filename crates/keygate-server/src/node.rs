@@ -4,13 +4,14 @@
 use crate::bootstrap::{self, AdminBootstrap};
 use crate::gateway::{GatewayRole, Peers};
 use crate::listener::{self, ListenerKind, ListenerPlan};
-use crate::{ServerError, control, health, metrics, tls};
+use crate::{ServerError, control, health, metrics, tls, traffic};
 use axum::Router;
-use keygate_bus::{EventBus, InProcessBus};
+use keygate_bus::{EventBus, Producer};
 use keygate_config::{Config, Role};
 use keygate_control::ControlPlane;
 use keygate_km::{KeyManager, KmSettings, SystemClock, SystemEntropy};
 use keygate_store::{MigrateMode, Stores};
+use keygate_traffic::RunningTrafficManager;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,6 +61,8 @@ pub struct RunningNode {
     pub roles: Vec<Role>,
     stores: Arc<Stores>,
     bus: Arc<dyn EventBus>,
+    producer: Option<Arc<Producer>>,
+    traffic_manager: Option<RunningTrafficManager>,
     key_manager: Option<KeyManager>,
     control_plane: Option<ControlPlane>,
     gateway: Option<GatewayRole>,
@@ -86,6 +89,14 @@ impl RunningNode {
     /// The node's event bus.
     pub fn bus(&self) -> Arc<dyn EventBus> {
         self.bus.clone()
+    }
+
+    /// The traffic manager's ingestion addresses (plain, TLS), when this node runs that
+    /// role.
+    pub fn traffic_manager_addrs(&self) -> Option<(Option<SocketAddr>, Option<SocketAddr>)> {
+        self.traffic_manager
+            .as_ref()
+            .map(|tm| (tm.plain_addr(), tm.tls_addr()))
     }
 
     /// The key manager, when this node runs that role.
@@ -118,6 +129,12 @@ impl RunningNode {
         for task in self.background.drain(..) {
             task.abort();
         }
+        if let Some(producer) = self.producer.take() {
+            producer.shutdown().await;
+        }
+        if let Some(traffic_manager) = self.traffic_manager.take() {
+            traffic_manager.shutdown().await;
+        }
         self.stores.close().await;
     }
 
@@ -139,7 +156,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
     let identity = tls::server_identity(config)?;
     let tls_source = identity.source.clone();
     // RFC 8705: the key manager's listener asks clients for certificates when mutual-TLS
-    // client authentication is on; the gateway's listener does not.
+    // client authentication is on; the gateway's HTTPS listener always asks (not requires).
     let mutual_tls = config.mutual_tls_enabled && config.runs(Role::KeyManager);
     let management_tls = tls::server_config_with_client_auth(
         tls::ServerIdentity {
@@ -150,7 +167,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         mutual_tls,
     )?;
     let own_chain = identity.chain.clone();
-    let tls_config = tls::server_config(identity)?;
+    let tls_config = tls::gateway_server_config(identity)?;
 
     let mut plans = ListenerPlan::for_config(config, options.bind_ip);
     if options.ephemeral_ports {
@@ -171,8 +188,18 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         bound.push((plan.kind, tcp, addr));
     }
 
-    // The event bus: in-process until a broker-backed one is configured.
-    let bus: Arc<dyn EventBus> = Arc::new(InProcessBus::default());
+    // The broker every role subscribes on; what the roles publish goes through the
+    // traffic managers when url groups are configured.
+    let broker = traffic::open_bus(config, &own_chain).await?;
+    let traffic_manager = traffic::start_traffic_manager(
+        config,
+        broker.clone(),
+        options.bind_ip,
+        options.ephemeral_ports,
+        tls_config.clone(),
+    )
+    .await?;
+    let (bus, producer) = traffic::publishing_bus(config, broker.clone(), &own_chain);
     let key_manager = if config.runs(Role::KeyManager) {
         let mut settings = KmSettings::from_config(config)?;
         if options.ephemeral_ports
@@ -247,7 +274,9 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         tls_source,
         roles: config.server.roles.iter().copied().collect(),
         stores,
-        bus,
+        bus: broker,
+        producer,
+        traffic_manager,
         key_manager,
         control_plane,
         gateway,

@@ -60,12 +60,24 @@ pub fn jwt_claims(token: &str) -> Value {
 impl Fixture {
     /// Every role, SQLite, ephemeral ports, `BASE_CONFIG` plus `extra`.
     pub async fn start(extra: &str) -> Fixture {
+        let (config, dir) = Self::config(extra);
+        Self::start_with(config, dir).await
+    }
+
+    /// `BASE_CONFIG` plus `extra`, in a fresh data directory, for changes before
+    /// [`Fixture::start_with`].
+    pub fn config(extra: &str) -> (keygate_config::Config, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let text = format!("{BASE_CONFIG}\n{extra}");
         let mut config = keygate_config::load_str(&text, Path::new("deployment.toml"))
             .unwrap()
             .config;
         config.set_data_dir(dir.path().join("data"));
+        (config, dir)
+    }
+
+    /// A node of `config`, whose data directory is `dir`.
+    pub async fn start_with(config: keygate_config::Config, dir: tempfile::TempDir) -> Fixture {
         let node = TestNode::start_with(config).await.unwrap();
         let backend = MockBackend::start().await.unwrap();
         Fixture { node, backend, dir }
