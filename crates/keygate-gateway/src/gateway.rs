@@ -32,11 +32,11 @@ use crate::proxy::{
 use crate::replica::{Replica, ReplicaSnapshot};
 use crate::route::{RouteError, RouteMatch};
 use crate::settings::GatewaySettings;
-use crate::throttle::{Admitted, HttpAttributes, ThrottleRequest, throttle};
+use crate::throttle::{HttpAttributes, ThrottleRequest, throttle};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use http::header::{CONTENT_LENGTH, HOST};
+use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{Request, Response};
 use http_body_util::Limited;
 use keygate_jose::SigningKey;
@@ -89,7 +89,6 @@ struct RequestContext<'r> {
     token: Option<&'r str>,
     principal: Option<Arc<Principal>>,
     authorization: Option<Authorization>,
-    admitted: Option<Admitted>,
 }
 
 /// What the proxy phase needs of the earlier ones.
@@ -97,7 +96,8 @@ struct Upstream {
     route: RouteMatch,
     key_type: KeyType,
     client_ip: Option<IpAddr>,
-    admitted: Option<Admitted>,
+    /// Whether the client announced its body's length (checked against the limit).
+    sized_body: bool,
     assertion: Option<http::HeaderValue>,
     tls: bool,
 }
@@ -296,7 +296,8 @@ impl Gateway {
     pub async fn handle(&self, request: Request<Body>, tls: bool) -> Response<Body> {
         let started = Instant::now();
         let method = request.method().clone();
-        let path: Box<str> = request.uri().path().into();
+        let path: Option<Box<str>> =
+            observe::access_log_enabled().then(|| request.uri().path().into());
         let peer = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -319,7 +320,7 @@ impl Gateway {
         observe::record(
             &Finished {
                 method: &method,
-                path: &path,
+                path: path.as_deref(),
                 status: response.status().as_u16(),
                 code,
                 client_ip: peer,
@@ -373,13 +374,9 @@ impl Gateway {
             token: None,
             principal: None,
             authorization: None,
-            admitted: None,
         };
         self.authenticate(&mut ctx, &request).await?;
-        observation.application = ctx
-            .authorization
-            .as_ref()
-            .map(|a| a.application.id_text.clone());
+        observation.application = ctx.authorization.as_ref().map(|a| a.application.clone());
         let message_size = request
             .headers
             .get(CONTENT_LENGTH)
@@ -414,10 +411,9 @@ impl Gateway {
             queue.push(RequestEvent {
                 time_ms: now_ms,
                 message_size,
-                keys: admitted.keys.clone(),
+                keys: admitted.keys,
             });
         }
-        ctx.admitted = Some(admitted);
         let assertion = match (&ctx.authorization, ctx.token) {
             (Some(auth), Some(token)) if inner.backend_jwt.enabled() => Some(
                 inner
@@ -431,14 +427,14 @@ impl Gateway {
             route,
             client_ip,
             authorization,
-            admitted,
             ..
         } = ctx;
         let upstream = Upstream {
             route,
             key_type: authorization.map_or(KeyType::Production, |a| a.key_type),
             client_ip,
-            admitted,
+            sized_body: request.headers.contains_key(CONTENT_LENGTH)
+                && !request.headers.contains_key(TRANSFER_ENCODING),
             assertion,
             tls,
         };
@@ -538,17 +534,18 @@ impl Gateway {
         parts.uri = uri;
         parts.version = http::Version::HTTP_11;
         parts.extensions = http::Extensions::new();
-        let limit = usize::try_from(inner.settings.limits.max_body_bytes).unwrap_or(usize::MAX);
-        let body = Body::new(Limited::new(body, limit));
+        // A body of announced length was checked against the limit in phase 1 (and the
+        // server holds the client to that length); any other is counted as it streams.
+        let body = if ctx.sized_body {
+            body
+        } else {
+            let limit = usize::try_from(inner.settings.limits.max_body_bytes).unwrap_or(usize::MAX);
+            Body::new(Limited::new(body, limit))
+        };
         let response = inner
             .upstream
             .send(Request::from_parts(parts, body))
             .await?;
-        let mut response = downstream_response(response);
-        if let Some(admitted) = ctx.admitted {
-            // The keys counted, for the request event the server publishes.
-            response.extensions_mut().insert(admitted);
-        }
-        Ok(response)
+        Ok(downstream_response(response))
     }
 }

@@ -10,9 +10,12 @@
 //! ([`crate::events`]).
 //!
 //! Neither carries a token, a credential header or a query string: an API is named by
-//! its versioned context (`none` when no API matched), an application by its id.
+//! its versioned context (`none` when no API matched), an application by its id. Labels
+//! are shared or static strings: recording an answered call copies no text.
 
+use crate::replica::ApplicationEntry;
 use crate::route::DeployedApi;
+use metrics::SharedString;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,14 +28,15 @@ pub const ACCESS_LOG_TARGET: &str = "keygate::access";
 pub(crate) struct Observation {
     /// The API the call was routed to.
     pub api: Option<Arc<DeployedApi>>,
-    /// The calling application's id.
-    pub application: Option<Box<str>>,
+    /// The calling application.
+    pub application: Option<Arc<ApplicationEntry>>,
 }
 
 /// One finished call.
 pub(crate) struct Finished<'a> {
     pub method: &'a http::Method,
-    pub path: &'a str,
+    /// The request path, when the access log is on.
+    pub path: Option<&'a str>,
     pub status: u16,
     /// The WSO2 code of a refusal.
     pub code: Option<u32>,
@@ -40,24 +44,78 @@ pub(crate) struct Finished<'a> {
     pub started: Instant,
 }
 
+/// Whether access-log lines are written (the filter may turn them off).
+pub(crate) fn access_log_enabled() -> bool {
+    tracing::enabled!(target: ACCESS_LOG_TARGET, tracing::Level::INFO)
+}
+
+/// A method as a label; the standard ones without a copy.
+fn method_label(method: &http::Method) -> SharedString {
+    const STANDARD: [(http::Method, &str); 9] = [
+        (http::Method::GET, "GET"),
+        (http::Method::POST, "POST"),
+        (http::Method::PUT, "PUT"),
+        (http::Method::DELETE, "DELETE"),
+        (http::Method::PATCH, "PATCH"),
+        (http::Method::HEAD, "HEAD"),
+        (http::Method::OPTIONS, "OPTIONS"),
+        (http::Method::CONNECT, "CONNECT"),
+        (http::Method::TRACE, "TRACE"),
+    ];
+    STANDARD.iter().find(|(m, _)| m == method).map_or_else(
+        || SharedString::from_owned(method.as_str().to_owned()),
+        |(_, name)| SharedString::const_str(name),
+    )
+}
+
+/// A status as a label; the common ones without a copy.
+fn status_label(status: u16) -> SharedString {
+    let common = match status {
+        200 => "200",
+        201 => "201",
+        202 => "202",
+        204 => "204",
+        301 => "301",
+        302 => "302",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        413 => "413",
+        429 => "429",
+        431 => "431",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        _ => return SharedString::from_owned(status.to_string()),
+    };
+    SharedString::const_str(common)
+}
+
 /// Records a call's metrics and writes its access-log line.
 pub(crate) fn record(call: &Finished<'_>, observation: &Observation) {
     let elapsed = call.started.elapsed();
-    let api: Arc<str> = observation
+    let api = observation
         .api
         .as_ref()
-        .map_or_else(|| Arc::from("none"), |a| Arc::from(&*a.versioned_context));
-    let status = call.status.to_string();
-    let code = call.code.map_or_else(String::new, |c| c.to_string());
+        .map_or(SharedString::const_str("none"), |a| {
+            SharedString::from_shared(a.label.clone())
+        });
+    let code = call.code.map_or(SharedString::const_str(""), |c| {
+        SharedString::from_owned(c.to_string())
+    });
     metrics::counter!(
         "keygate_gateway_requests_total",
-        "api" => api.to_string(),
-        "method" => call.method.as_str().to_owned(),
-        "status" => status,
+        "api" => api.clone(),
+        "method" => method_label(call.method),
+        "status" => status_label(call.status),
         "code" => code,
     )
     .increment(1);
-    metrics::histogram!("keygate_gateway_request_duration_seconds", "api" => api.to_string())
+    metrics::histogram!("keygate_gateway_request_duration_seconds", "api" => api.clone())
         .record(elapsed.as_secs_f64());
     tracing::info!(
         target: ACCESS_LOG_TARGET,
@@ -66,7 +124,7 @@ pub(crate) fn record(call: &Finished<'_>, observation: &Observation) {
         status = call.status,
         code = call.code,
         api = &*api,
-        application = observation.application.as_deref(),
+        application = observation.application.as_ref().map(|a| &*a.id_text),
         client_ip = call.client_ip.map(tracing::field::display),
         micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         "access"

@@ -38,8 +38,10 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default time an idle pooled connection is kept.
 pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-/// Default number of idle connections kept per backend.
-pub const DEFAULT_POOL_MAX_IDLE_PER_HOST: usize = 64;
+/// Default number of idle connections kept per backend: as many as a busy listener has
+/// requests in flight to one backend, so that a burst that ends does not close connections
+/// the next burst must open again.
+pub const DEFAULT_POOL_MAX_IDLE_PER_HOST: usize = 512;
 
 /// How the gateway talks to backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -306,6 +306,8 @@ pub struct DeployedApi {
     pub api: Api,
     /// The context with the version: `/pets/1.0.0`, as throttle keys and JWTs name it.
     pub versioned_context: Box<str>,
+    /// The versioned context again, shared, to label each call's metrics without a copy.
+    pub label: Arc<str>,
     /// The context without the version, when this is the default version.
     pub default_context: Option<Box<str>>,
     /// The resources.
@@ -366,9 +368,11 @@ impl DeployedApi {
             .sandbox_endpoint
             .as_deref()
             .and_then(|url| BackendEndpoint::parse(url).ok());
+        let versioned_context: Box<str> = clean_context(&versioned_context).into();
         Ok(DeployedApi {
             default_context: api.is_default_version.then(|| default_context.into()),
-            versioned_context: clean_context(&versioned_context).into(),
+            label: Arc::from(&*versioned_context),
+            versioned_context,
             resources,
             production,
             sandbox,

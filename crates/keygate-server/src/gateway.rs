@@ -436,6 +436,7 @@ impl GatewayRole {
     pub(crate) fn router(&self, tls: bool, extra: Router) -> Router {
         let token = self.token_endpoints.clone();
         let revoke = self.token_endpoints.clone();
+        let gateway = self.gateway.clone();
         Router::new()
             .route(
                 "/token",
@@ -452,7 +453,10 @@ impl GatewayRole {
                 }),
             )
             .merge(extra)
-            .fallback_service(self.gateway.router(tls))
+            .fallback(move |request: Request<Body>| {
+                let gateway = gateway.clone();
+                async move { gateway.handle(request, tls).await }
+            })
     }
 
     /// Publishes the request events still queued and waits, briefly, for the background
