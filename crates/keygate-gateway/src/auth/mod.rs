@@ -164,7 +164,9 @@ pub fn extract_token<'h>(
     if token.is_empty() {
         return Err(GatewayError::MissingCredentials);
     }
-    if token.len() > MAX_TOKEN_LEN || token.contains(char::is_whitespace) {
+    // `to_str` lets through visible ASCII, space and tab only: a byte scan for the two
+    // blanks is the whole whitespace check (tokens are a kilobyte, checked on every call).
+    if token.len() > MAX_TOKEN_LEN || token.bytes().any(|b| b == b' ' || b == b'\t') {
         return Err(GatewayError::InvalidCredentials(InvalidToken::Malformed));
     }
     Ok(token)
