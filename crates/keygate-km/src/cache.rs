@@ -86,7 +86,12 @@ pub struct LookupCache {
     clients: Domain<Arc<OAuthClient>>,
     scopes: Domain<Option<Arc<Scope>>>,
     roles: Domain<Arc<[String]>>,
+    /// `(domain, key)` of every change made here, for other nodes' caches.
+    changes: tokio::sync::broadcast::Sender<(String, String)>,
 }
+
+/// Changes remembered for a slow listener of [`LookupCache::changes`] before it lags.
+const CHANGES_BUFFER: usize = 1024;
 
 impl std::fmt::Debug for LookupCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -111,7 +116,21 @@ impl LookupCache {
             clients: Domain::new(ttl),
             scopes: Domain::new(ttl),
             roles: Domain::new(ttl),
+            changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
         }
+    }
+
+    /// Drops `key` of `domain` after a change made by this node, and tells
+    /// [`LookupCache::changes`]' listeners, so other nodes drop it too.
+    pub fn changed(&self, domain: &str, key: &str) {
+        self.invalidate(domain, key);
+        let _ = self.changes.send((domain.to_owned(), key.to_owned()));
+    }
+
+    /// The `(domain, key)` of every change made by this node from now on (not those
+    /// invalidated on another node's word).
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<(String, String)> {
+        self.changes.subscribe()
     }
 
     /// Drops what is cached under `key` in `domain` ([`CLIENT_DOMAIN`], [`SCOPE_DOMAIN`]

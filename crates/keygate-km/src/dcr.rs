@@ -167,7 +167,7 @@ impl KeyManager {
     pub(crate) async fn remove_client(&self, client_id: &str) -> Result<(), Failure> {
         let revoked = self.revoke_client_tokens(client_id).await?;
         self.inner.stores.clients().delete_client(client_id).await?;
-        self.inner.cache.invalidate(CLIENT_DOMAIN, client_id);
+        self.inner.cache.changed(CLIENT_DOMAIN, client_id);
         self.inner
             .services
             .validation_cache
@@ -344,7 +344,7 @@ impl Inner {
         }
         .await;
         // Even a half-done update changed something: the next request reads it afresh.
-        self.cache.invalidate(CLIENT_DOMAIN, &client.client_id);
+        self.cache.changed(CLIENT_DOMAIN, &client.client_id);
         Ok(stored?)
     }
 

@@ -161,6 +161,12 @@ impl KeyManager {
         self.inner.cache.invalidate(domain, key)
     }
 
+    /// The `(domain, key)` of every cache entry this node changes from now on, for
+    /// `keygate.cache.invalidation.<domain>`.
+    pub fn cache_changes(&self) -> tokio::sync::broadcast::Receiver<(String, String)> {
+        self.inner.cache.changes()
+    }
+
     /// Drops everything the key manager caches.
     pub fn invalidate_all(&self) {
         self.inner.cache.invalidate_all();
@@ -286,7 +292,7 @@ impl KeyManager {
         // Whatever changed about the user, its roles are read afresh.
         self.inner
             .cache
-            .invalidate(crate::cache::USER_DOMAIN, username);
+            .changed(crate::cache::USER_DOMAIN, username);
         let tenant = &self.inner.settings.tenant;
         let revoked = self
             .inner

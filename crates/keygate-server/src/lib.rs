@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod bootstrap;
+mod cache_sync;
 mod control;
 mod error;
 mod gateway;

@@ -4,7 +4,7 @@
 use crate::bootstrap::{self, AdminBootstrap};
 use crate::gateway::{GatewayRole, Peers};
 use crate::listener::{self, ListenerKind, ListenerPlan};
-use crate::{ServerError, control, health, metrics, tls, traffic};
+use crate::{ServerError, cache_sync, control, health, metrics, tls, traffic};
 use axum::Router;
 use keygate_bus::{EventBus, Producer};
 use keygate_config::{Config, Role};
@@ -228,6 +228,9 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
     };
 
     let mut background = Vec::new();
+    if let Some(km) = &key_manager {
+        background.extend(cache_sync::start(config, km, bus.clone(), broker.clone()).await);
+    }
     let control_plane = if config.runs(Role::ControlPlane) {
         let settings = control::settings(config, key_manager.as_ref(), &own_chain);
         let (control, relay) = control::start(settings, stores.clone(), bus.clone()).await?;

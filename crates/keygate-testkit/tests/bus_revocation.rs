@@ -1,6 +1,8 @@
 //! Two nodes sharing one database and one message broker: a token revoked at node A's key
 //! manager is refused at node B's gateway within seconds, through RabbitMQ and through
-//! NATS — B's gateway had accepted, and cached, the token before.
+//! NATS — B's gateway had accepted, and cached, the token before; and a client changed at
+//! A's key manager is dropped from B's key manager cache at once
+//! (`[apim.cache_invalidation]`).
 
 #![allow(
     clippy::unwrap_used,
@@ -16,7 +18,11 @@ use keygate_testkit::ServiceAddr;
 
 /// Node A with the broker, and node B on A's databases with the same broker.
 async fn two_nodes(broker: &str) -> (Fixture, Fixture) {
-    let (mut config_a, dir_a) = Fixture::config("");
+    two_nodes_with(broker, "").await
+}
+
+async fn two_nodes_with(broker: &str, extra: &str) -> (Fixture, Fixture) {
+    let (mut config_a, dir_a) = Fixture::config(extra);
     let endpoint = keygate_config::load_str(
         &format!("[apim.throttling]\nthrottle_decision_endpoints = [\"{broker}\"]\n"),
         std::path::Path::new("deployment.toml"),
@@ -26,7 +32,7 @@ async fn two_nodes(broker: &str) -> (Fixture, Fixture) {
     .throttling
     .decision_endpoints;
     config_a.throttling.decision_endpoints = endpoint.clone();
-    let (mut config_b, dir_b) = Fixture::config("");
+    let (mut config_b, dir_b) = Fixture::config(extra);
     config_b.throttling.decision_endpoints = endpoint;
     config_b.apim_db = config_a.apim_db.clone();
     config_b.shared_db = config_a.shared_db.clone();
@@ -69,4 +75,65 @@ async fn a_revocation_reaches_another_node_through_nats() {
         return;
     }
     revoked_at_a_is_refused_at_b("nats://127.0.0.1:4222", "/revnats").await;
+}
+
+/// A client-credentials token asked for at `node`'s key manager: its status.
+async fn token_status(node: &Fixture, keys: &gateway_support::Keys) -> u16 {
+    node.node
+        .client
+        .post(node.node.management("/oauth2/token").unwrap())
+        .basic_auth(&keys.client_id, Some(&keys.client_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_client_changed_at_one_key_manager_is_dropped_from_the_others_cache() {
+    if !ServiceAddr::RABBITMQ.available_or_skip("bus_revocation::cache_invalidation") {
+        return;
+    }
+    let (a, b) = two_nodes_with(
+        "amqp://guest:guest@127.0.0.1:5672",
+        "[apim.cache_invalidation]\nenabled = true\n",
+    )
+    .await;
+    let app = a.application("cached-client", "JWT", "Unlimited").await;
+    let keys = a.keys(&app, "JWT", serde_json::json!({})).await;
+    // B reads the client once: it is cached for the next seconds.
+    assert_eq!(token_status(&b, &keys).await, 200);
+    let changed = std::time::Instant::now();
+    let response = a
+        .node
+        .client
+        .put(
+            a.node
+                .management(&format!(
+                    "/keymanager-operations/dcr/register/{}",
+                    keys.client_id
+                ))
+                .unwrap(),
+        )
+        .basic_auth("admin", Some("admin"))
+        .json(&serde_json::json!({"grant_types": ["password"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    while token_status(&b, &keys).await == 200 {
+        assert!(
+            changed.elapsed() < std::time::Duration::from_secs(2),
+            "B still grants client_credentials (its cache was not invalidated)"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    eprintln!(
+        "client changed at B {:?} after the change at A",
+        changed.elapsed()
+    );
+    a.node.stop().await;
+    b.node.stop().await;
 }
