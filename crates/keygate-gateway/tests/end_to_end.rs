@@ -265,6 +265,56 @@ async fn oversized_requests_are_refused_before_anything_else() {
 }
 
 #[tokio::test]
+async fn a_body_within_the_limit_arrives_whole_and_a_streamed_one_past_it_does_not() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = Harness::with(Options {
+        limits: Some(keygate_gateway::RequestLimits {
+            max_header_bytes: 8 * 1024,
+            max_body_bytes: 1024,
+        }),
+        ..Options::default()
+    })
+    .await;
+    // An announced length within the limit is forwarded as it came.
+    let response = h
+        .client
+        .post(h.url("/pets/1.0.0/orders"))
+        .bearer_auth(user_token(""))
+        .body(vec![7u8; 1000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(h.backend.last().body.len(), 1000);
+
+    // No length announced: counted as it streams, and cut once past the limit.
+    let addr = h.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /pets/1.0.0/orders HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        user_token("")
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = [b"400\r\n".as_slice(), &[9u8; 1024], b"\r\n"].concat();
+    for _ in 0..4 {
+        if stream.write_all(&chunk).await.is_err() {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        h.backend.last().body.len() <= 1024,
+        "the backend got {} bytes",
+        h.backend.last().body.len()
+    );
+}
+
+#[tokio::test]
 async fn bad_tokens_get_their_codes_and_the_gateway_stays_up() {
     let h = Harness::start().await;
     let payload = URL_SAFE_NO_PAD.encode(
