@@ -1,7 +1,7 @@
 //! The internal data service gateways load their replica from (DESIGN §4):
 //! `GET /internal/data/v1/{apis, applications, subscriptions, application-key-mappings,
 //! subscription-policies, application-policies, api-policies, global-policies,
-//! block-conditions, revoked-tokens}`, each `{revision, list}`, and
+//! block-conditions, revoked-tokens, subject-revocations}`, each `{revision, list}`, and
 //! `GET /internal/data/v1/snapshot` with everything at one revision, in the shape of the
 //! gateway's `ReplicaData`.
 //!
@@ -23,7 +23,7 @@ use keygate_model::{
     Api, ApiPolicy, Application, ApplicationPolicy, BlockCondition, GlobalPolicy, KeyMapping,
     RevokedToken, Subscription, SubscriptionPolicy, Tenant,
 };
-use keygate_store::{Page, StoreResult, Stores};
+use keygate_store::{Page, RevokedSubjectKind, StoreResult, Stores, SubjectRevocation};
 use serde::{Deserialize, Serialize};
 
 /// How often a read is retried when writes keep moving the revision under it.
@@ -44,6 +44,48 @@ pub struct CatalogSnapshot {
     pub global_policies: Vec<GlobalPolicy>,
     pub block_conditions: Vec<BlockCondition>,
     pub revoked_tokens: Vec<RevokedToken>,
+    pub subject_revocations: Vec<RevokedSubject>,
+}
+
+/// Whose tokens a revoke-all covers, as gateways read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum RevocationSubject {
+    /// Every token of an OAuth client.
+    ConsumerKey(String),
+    /// Every token of a user.
+    User(String),
+}
+
+/// A revoke-all in force: tokens of `subject` issued before `issued_before_ms` are
+/// refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokedSubject {
+    pub subject: RevocationSubject,
+    pub issued_before_ms: i64,
+}
+
+impl From<SubjectRevocation> for RevokedSubject {
+    fn from(record: SubjectRevocation) -> Self {
+        let subject = match record.kind {
+            RevokedSubjectKind::ConsumerKey => RevocationSubject::ConsumerKey(record.subject),
+            RevokedSubjectKind::User => RevocationSubject::User(record.subject),
+        };
+        Self {
+            subject,
+            issued_before_ms: record.revoked_before_ms,
+        }
+    }
+}
+
+async fn subject_revocations(stores: &Stores, now: i64) -> StoreResult<Vec<RevokedSubject>> {
+    Ok(stores
+        .subject_revocations()
+        .list_subject_revocations(now, Page::ALL)
+        .await?
+        .into_iter()
+        .map(RevokedSubject::from)
+        .collect())
 }
 
 /// One list with the revision it was read at.
@@ -78,6 +120,7 @@ enum DataSet {
     GlobalPolicies,
     BlockConditions,
     RevokedTokens,
+    SubjectRevocations,
 }
 
 impl DataSet {
@@ -93,6 +136,7 @@ impl DataSet {
             "global-policies" => Self::GlobalPolicies,
             "block-conditions" => Self::BlockConditions,
             "revoked-tokens" => Self::RevokedTokens,
+            "subject-revocations" => Self::SubjectRevocations,
             _ => return None,
         })
     }
@@ -163,6 +207,7 @@ async fn read_set(
                 .list_revoked_tokens(now, all)
                 .await?,
         ),
+        DataSet::SubjectRevocations => to_values(subject_revocations(stores, now).await?),
     }
 }
 
@@ -223,6 +268,7 @@ async fn read_all(stores: &Stores, tenant: &Tenant, now: i64) -> StoreResult<Cat
             .revoked_tokens()
             .list_revoked_tokens(now, Page::ALL)
             .await?,
+        subject_revocations: subject_revocations(stores, now).await?,
     })
 }
 

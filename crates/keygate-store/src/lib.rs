@@ -24,6 +24,7 @@ mod migrate;
 mod outbox;
 mod passwords;
 mod policies;
+mod revocations;
 mod scopes;
 mod sessions;
 mod stores;
@@ -45,6 +46,7 @@ pub use policies::{
     ApiPolicyRepository, ApplicationPolicyRepository, GlobalPolicyRepository,
     SubscriptionPolicyRepository,
 };
+pub use revocations::{RevokedSubjectKind, SubjectRevocation, SubjectRevocationRepository};
 pub use scopes::ScopeRepository;
 pub use sessions::{ConsentRepository, LoginSession, LoginSessionRepository, UserConsent};
 pub use stores::{SchemaVersions, Stores};

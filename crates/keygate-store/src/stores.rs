@@ -16,6 +16,7 @@ use crate::policies::{
     ApiPolicyRepository, ApplicationPolicyRepository, GlobalPolicyRepository,
     SubscriptionPolicyRepository,
 };
+use crate::revocations::SubjectRevocationRepository;
 use crate::scopes::ScopeRepository;
 use crate::sessions::{ConsentRepository, LoginSessionRepository};
 use crate::tokens::{AccessTokenRepository, AuthorizationCodeRepository};
@@ -190,6 +191,11 @@ impl Stores {
 
     /// Revoked tokens.
     pub fn revoked_tokens(&self) -> &dyn RevokedTokenRepository {
+        &self.apim
+    }
+
+    /// Revoke-alls of clients' and users' tokens.
+    pub fn subject_revocations(&self) -> &dyn SubjectRevocationRepository {
         &self.apim
     }
 

@@ -8,6 +8,7 @@
 use crate::SqlApim;
 use crate::db::{Columns, Db, Page, bounded, limit, page_args, words};
 use crate::error::{StoreError, StoreResult};
+use crate::revocations::{self, RevokedSubjectKind, SubjectRevocation};
 use async_trait::async_trait;
 use keygate_model::{AccessToken, AuthorizationCode, CodeState, Tenant, TokenState};
 use sqlx::Any;
@@ -74,10 +75,12 @@ pub trait AccessTokenRepository: Send + Sync {
     /// Revokes every live token descending from one grant; how many.
     async fn revoke_family(&self, refresh_family_id: &str) -> StoreResult<u64>;
 
-    /// Revokes every live token of a client; how many.
+    /// Revokes every live token of a client and records the revoke-all (see
+    /// [`crate::SubjectRevocationRepository`]); how many.
     async fn revoke_by_client(&self, client_id: &str) -> StoreResult<u64>;
 
-    /// Revokes every live token of a user, in every client; how many.
+    /// Revokes every live token of a user, in every client, and records the revoke-all
+    /// (see [`crate::SubjectRevocationRepository`]); how many.
     async fn revoke_by_subject(&self, tenant: &Tenant, subject: &str) -> StoreResult<u64>;
 
     /// Deletes tokens whose access and refresh tokens both expired before `now_ms`; how
@@ -289,6 +292,59 @@ impl SqlApim {
             .map_err(|e| self.db.fail(e, "access tokens"))?;
         Ok(done.rows_affected())
     }
+
+    /// Revokes every live token `filter` selects and, in the same transaction, records a
+    /// revoke-all of `subject` per tenant covering them: tokens issued up to the latest
+    /// of them, kept until the last of them expires.
+    async fn revoke_all_of(
+        &self,
+        kind: RevokedSubjectKind,
+        subject: &str,
+        filter: &str,
+        args: Vec<String>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.db.begin().await?;
+        let mut covered = self.db.query(&format!(
+            "SELECT tenant, MAX(issued_at_ms) AS last_issued_ms, \
+             MAX(issued_at_ms + validity_ms) AS last_expiry_ms \
+             FROM kg_access_token WHERE {filter} AND {LIVE} GROUP BY tenant"
+        ));
+        let mut revoke = self.db.query(&format!(
+            "UPDATE kg_access_token SET state = 'REVOKED' WHERE {filter} AND {LIVE}"
+        ));
+        for arg in args {
+            covered = covered.bind(arg.clone());
+            revoke = revoke.bind(arg);
+        }
+        let covered = covered
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| self.db.fail(e, "access tokens"))?;
+        let done = revoke
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db.fail(e, "access tokens"))?;
+        for row in &covered {
+            let (Some(last_issued), Some(last_expiry)) = (
+                row.opt_int("last_issued_ms")?,
+                row.opt_int("last_expiry_ms")?,
+            ) else {
+                continue;
+            };
+            let record = SubjectRevocation {
+                tenant: Tenant::new(row.text("tenant")?),
+                kind,
+                subject: subject.to_owned(),
+                revoked_before_ms: last_issued.saturating_add(1),
+                expiry_time_ms: last_expiry,
+            };
+            revocations::record_in(self, &mut tx, &record).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| self.db.fail(e, "access tokens"))?;
+        Ok(done.rows_affected())
+    }
 }
 
 #[async_trait]
@@ -434,12 +490,19 @@ impl AccessTokenRepository for SqlApim {
     }
 
     async fn revoke_by_client(&self, client_id: &str) -> StoreResult<u64> {
-        self.revoke_where("client_id = ?", vec![client_id.to_owned()])
-            .await
+        self.revoke_all_of(
+            RevokedSubjectKind::ConsumerKey,
+            client_id,
+            "client_id = ?",
+            vec![client_id.to_owned()],
+        )
+        .await
     }
 
     async fn revoke_by_subject(&self, tenant: &Tenant, subject: &str) -> StoreResult<u64> {
-        self.revoke_where(
+        self.revoke_all_of(
+            RevokedSubjectKind::User,
+            subject,
             "tenant = ? AND subject = ?",
             vec![tenant.domain().to_owned(), subject.to_owned()],
         )

@@ -13,62 +13,10 @@
 
 mod gateway_support;
 
-use gateway_support::{Fixture, Keys};
+use gateway_support::{Fixture, Keys, call_on as call};
 use keygate_server::ListenerKind;
 use keygate_testkit::TestNode;
 use serde_json::json;
-use std::path::Path;
-
-async fn gateway_node(control: &Fixture, dir: &Path) -> TestNode {
-    let port = control
-        .node
-        .node
-        .addr(ListenerKind::Management)
-        .unwrap()
-        .port();
-    let text = format!(
-        r#"
-[server]
-roles = ["gateway"]
-
-[super_admin]
-username = "admin"
-password = "admin"
-create_admin_account = true
-
-[apim.key_manager]
-service_url = "https://localhost:{port}/services/"
-username = "admin"
-password = "admin"
-
-[truststore]
-file_name = "{truststore}"
-type = "PEM"
-alias = "key-manager-tls"
-
-[apim.jwt]
-enable = true
-"#,
-        truststore = control.tls_certificate().display(),
-    );
-    let mut config = keygate_config::load_str(&text, Path::new("deployment.toml"))
-        .unwrap()
-        .config;
-    config.set_data_dir(dir.join("gateway-data"));
-    TestNode::start_with(config).await.unwrap()
-}
-
-async fn call(gateway: &TestNode, path: &str, token: &str) -> (u16, serde_json::Value) {
-    let response = gateway
-        .client
-        .get(gateway.url(ListenerKind::GatewayHttp, path).unwrap())
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or_default())
-}
 
 async fn token_through(gateway: &TestNode, keys: &Keys) -> String {
     let response = gateway
@@ -106,7 +54,7 @@ async fn a_gateway_node_serves_from_a_remote_control_plane_and_key_manager() {
         .await;
 
     let dir = tempfile::tempdir().unwrap();
-    let gateway = gateway_node(&control, dir.path()).await;
+    let gateway = control.gateway_node(dir.path(), "").await;
     assert!(gateway.node.key_manager().is_none() && gateway.node.control_plane().is_none());
 
     let jwt = token_through(&gateway, &jwt_keys).await;

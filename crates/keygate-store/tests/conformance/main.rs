@@ -25,6 +25,7 @@ conformance!(stores:
     catalog::subscriptions_and_key_mappings,
     oauth::oauth_clients,
     oauth::access_tokens,
+    oauth::revoke_alls_are_recorded,
     oauth::authorization_codes,
     oauth::scopes,
     throttling::subscription_and_application_policies,

@@ -2,7 +2,9 @@
 
 use crate::samples::{self, NOW};
 use keygate_model::*;
-use keygate_store::{CodeConsumption, Page, StoreError, Stores};
+use keygate_store::{
+    CodeConsumption, Page, RevokedSubjectKind, StoreError, Stores, SubjectRevocation,
+};
 use std::sync::Arc;
 
 pub async fn oauth_clients(stores: Arc<Stores>) {
@@ -585,5 +587,107 @@ pub async fn scopes(stores: Arc<Stores>) {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+pub async fn revoke_alls_are_recorded(stores: Arc<Stores>) {
+    let tokens = stores.tokens();
+    let revocations = stores.subject_revocations();
+    let tenant = Tenant::default();
+    for (client, owner) in [("client-r", "alice"), ("client-s", "bob")] {
+        stores
+            .clients()
+            .create_client(&samples::client(client, owner))
+            .await
+            .unwrap();
+    }
+    let mut older = samples::token("client-r", "alice", "family-r1");
+    older.validity_ms = 7_200_000;
+    let mut newer = samples::token("client-r", "carol", "family-r2");
+    newer.issued_at_ms = NOW + 500;
+    let other = samples::token("client-s", "carol", "family-s1");
+    for token in [&older, &newer, &other] {
+        tokens.insert_token(token).await.unwrap();
+    }
+
+    // Nothing live, nothing recorded.
+    assert_eq!(tokens.revoke_by_client("client-none").await.unwrap(), 0);
+    assert!(
+        revocations
+            .list_subject_revocations(NOW, Page::ALL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A client's revoke-all covers up to its newest token, until its last one expires.
+    assert_eq!(tokens.revoke_by_client("client-r").await.unwrap(), 2);
+    let listed = revocations
+        .list_subject_revocations(NOW, Page::ALL)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed,
+        vec![SubjectRevocation {
+            tenant: tenant.clone(),
+            kind: RevokedSubjectKind::ConsumerKey,
+            subject: "client-r".into(),
+            revoked_before_ms: NOW + 501,
+            expiry_time_ms: NOW + 7_200_000,
+        }]
+    );
+    assert_eq!(
+        tokens.token(&other.token_id).await.unwrap().unwrap().state,
+        TokenState::Active
+    );
+
+    // A user's revoke-all; already revoked tokens are not covered again.
+    assert_eq!(tokens.revoke_by_subject(&tenant, "carol").await.unwrap(), 1);
+    let listed = revocations
+        .list_subject_revocations(NOW, Page::ALL)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].kind, RevokedSubjectKind::User);
+    assert_eq!(listed[0].subject, "carol");
+    assert_eq!(listed[0].revoked_before_ms, NOW + 1);
+    assert_eq!(listed[0].expiry_time_ms, NOW + 3_600_000);
+
+    // A later revoke-all of the same client widens its record.
+    let mut latest = samples::token("client-r", "alice", "family-r3");
+    latest.issued_at_ms = NOW + 9_000;
+    tokens.insert_token(&latest).await.unwrap();
+    assert_eq!(tokens.revoke_by_client("client-r").await.unwrap(), 1);
+    let listed = revocations
+        .list_subject_revocations(NOW, Page::ALL)
+        .await
+        .unwrap();
+    let client = listed.iter().find(|r| r.subject == "client-r").unwrap();
+    assert_eq!(client.revoked_before_ms, NOW + 9_001);
+    assert_eq!(client.expiry_time_ms, NOW + 7_200_000);
+
+    // Expired records are no longer listed, and purged.
+    let later = NOW + 3_600_000;
+    assert_eq!(
+        revocations
+            .list_subject_revocations(later, Page::ALL)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        revocations
+            .purge_expired_subject_revocations(later)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        revocations
+            .purge_expired_subject_revocations(later)
+            .await
+            .unwrap(),
+        0
     );
 }

@@ -340,3 +340,61 @@ impl Fixture {
         (api, keys, token)
     }
 }
+
+impl Fixture {
+    /// A node running the gateway role alone, reaching this fixture's key manager and
+    /// control plane over HTTPS and trusting its certificate; `extra` is appended to its
+    /// configuration.
+    pub async fn gateway_node(&self, dir: &Path, extra: &str) -> TestNode {
+        let port = self
+            .node
+            .node
+            .addr(ListenerKind::Management)
+            .unwrap()
+            .port();
+        let text = format!(
+            r#"
+[server]
+roles = ["gateway"]
+
+[super_admin]
+username = "admin"
+password = "admin"
+create_admin_account = true
+
+[apim.key_manager]
+service_url = "https://localhost:{port}/services/"
+username = "admin"
+password = "admin"
+
+[truststore]
+file_name = "{truststore}"
+type = "PEM"
+alias = "key-manager-tls"
+
+[apim.jwt]
+enable = true
+{extra}
+"#,
+            truststore = self.tls_certificate().display(),
+        );
+        let mut config = keygate_config::load_str(&text, Path::new("deployment.toml"))
+            .unwrap()
+            .config;
+        config.set_data_dir(dir.join("gateway-data"));
+        TestNode::start_with(config).await.unwrap()
+    }
+}
+
+/// A GET through `gateway`'s plain listener with a bearer token: status and JSON body.
+pub async fn call_on(gateway: &TestNode, path: &str, token: &str) -> (u16, Value) {
+    let response = gateway
+        .client
+        .get(gateway.url(ListenerKind::GatewayHttp, path).unwrap())
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
