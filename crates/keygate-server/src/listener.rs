@@ -1,7 +1,9 @@
 //! Listeners: which ports a node opens for its roles (with `[server] offset` already in
 //! `Config::ports`), and the accept loop that serves an axum router over HTTP/1.1 and
 //! HTTP/2, with or without TLS, until shutdown — then drains open connections. A TLS
-//! client's certificate chain, when it presented one, travels with each request.
+//! client's certificate chain, when it presented one, travels with each request: as the
+//! key manager's [`ClientCertificates`] and the gateway's [`ClientCertificate`] (its leaf),
+//! for RFC 8705.
 
 use crate::ServerError;
 use axum::Router;
@@ -10,6 +12,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use keygate_config::{Config, Role};
+use keygate_gateway::ClientCertificate;
 use keygate_km::ClientCertificates;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -186,7 +189,8 @@ pub(crate) async fn serve(
 }
 
 /// Serves one connection: every request carries the peer's address and, when the client
-/// presented a TLS certificate, its chain ([`ClientCertificates`], for RFC 8705).
+/// presented a TLS certificate, its chain ([`ClientCertificates`]) and its leaf
+/// ([`ClientCertificate`]), for RFC 8705.
 async fn serve_connection<I>(
     builder: &ConnBuilder<TokioExecutor>,
     io: I,
@@ -198,11 +202,18 @@ async fn serve_connection<I>(
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
+    let leaf = certificates
+        .as_ref()
+        .and_then(|chain| chain.0.first())
+        .map(|leaf| ClientCertificate(leaf.clone()));
     let service =
         hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
             if let Some(chain) = &certificates {
                 request.extensions_mut().insert(chain.clone());
+            }
+            if let Some(leaf) = &leaf {
+                request.extensions_mut().insert(leaf.clone());
             }
             router.clone().oneshot(request)
         });

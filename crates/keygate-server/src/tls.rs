@@ -156,6 +156,15 @@ pub fn server_config(identity: ServerIdentity) -> Result<Arc<rustls::ServerConfi
     server_config_with_client_auth(identity, false)
 }
 
+/// The gateway's HTTPS listener: asks clients for a certificate without requiring one, so
+/// that a certificate-bound token (RFC 8705 §3, `cnf.x5t#S256`) can be checked against
+/// the certificate the connection presented.
+pub fn gateway_server_config(
+    identity: ServerIdentity,
+) -> Result<Arc<rustls::ServerConfig>, ServerError> {
+    server_config_with_client_auth(identity, true)
+}
+
 /// A rustls server configuration offering HTTP/2 and HTTP/1.1 that, when
 /// `request_client_certificates` is set, asks every client for a certificate without
 /// requiring one (RFC 8705 mutual TLS on the key manager's listener). The handshake only
