@@ -1,4 +1,4 @@
-//! The API-M tables: `[apim.key_manager]`, `[apim.throttling]` with its broker and
+//! The API-M tables: `[apim.key_manager]`, `[apim.event_hub]`, `[apim.throttling]` with its broker and
 //! traffic-manager endpoints, `[apim.cache_invalidation]`, `[apim.cache.*]`, `[apim.jwt]`,
 //! and OAuth token handling from `[apim.oauth_config]` with lifetimes from
 //! `[oauth.token_validity]` (keygate's names) or `[oauth.token_validation]` (WSO2's).
@@ -12,8 +12,8 @@ use crate::config::{Ports, SuperAdmin};
 use crate::defaults;
 use crate::duration::BareUnit;
 use crate::file::{
-    CacheFile, CacheInvalidationFile, CachesFile, DurationFile, JwtFile, KeyManagerFile,
-    OAuthConfigFile, OAuthFile,
+    CacheFile, CacheInvalidationFile, CachesFile, DurationFile, EventHubFile, JwtFile,
+    KeyManagerFile, OAuthConfigFile, OAuthFile,
 };
 pub(crate) use crate::throttling::throttling;
 pub use crate::throttling::{
@@ -79,6 +79,53 @@ pub(crate) fn key_manager(
         settings.key_manager_type = kind;
     }
     settings
+}
+
+/// `[apim.event_hub]`: where gateways reach the control plane (WSO2's event hub) for their
+/// snapshots. What is not set is the key manager's (`[apim.key_manager]`), read when used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventHubSettings {
+    /// Base URL of the control plane's services, ending in `/`; snapshots are read from
+    /// `{origin}/internal/data/v1/snapshot`.
+    pub service_url: Option<String>,
+    /// User for basic authentication.
+    pub username: Option<String>,
+    /// Its password.
+    pub password: Option<Secret>,
+}
+
+impl EventHubSettings {
+    /// The control plane's service URL, user and password: the ones set here, the key
+    /// manager's otherwise.
+    pub fn resolve<'a>(
+        &'a self,
+        key_manager: &'a KeyManagerSettings,
+    ) -> (&'a str, &'a str, Option<&'a Secret>) {
+        (
+            self.service_url
+                .as_deref()
+                .unwrap_or(&key_manager.service_url),
+            self.username.as_deref().unwrap_or(&key_manager.username),
+            self.password.as_ref().or(key_manager.password.as_ref()),
+        )
+    }
+}
+
+pub(crate) fn event_hub(a: &mut Assembler<'_>, file: EventHubFile) -> EventHubSettings {
+    EventHubSettings {
+        service_url: file
+            .service_url
+            .and_then(|u| a.http_url("apim.event_hub.service_url", &u))
+            .map(|url| {
+                if url.ends_with('/') {
+                    url
+                } else {
+                    format!("{url}/")
+                }
+            }),
+        username: file.username,
+        password: file.password,
+    }
 }
 
 /// `[apim.cache_invalidation]`.

@@ -132,6 +132,7 @@ pub(crate) fn assemble(file: DeploymentFile, source: PathBuf, a: &mut Assembler<
         &ports,
         &super_admin,
     );
+    let event_hub = apim::event_hub(a, apim_file.event_hub.unwrap_or_default());
     let throttling = apim::throttling(a, apim_file.throttling.unwrap_or_default(), &super_admin);
     let cache_invalidation =
         apim::cache_invalidation(apim_file.cache_invalidation.unwrap_or_default());
@@ -153,6 +154,7 @@ pub(crate) fn assemble(file: DeploymentFile, source: PathBuf, a: &mut Assembler<
         user_store,
         keystores,
         key_manager,
+        event_hub,
         throttling,
         cache_invalidation,
         caches,

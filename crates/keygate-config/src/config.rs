@@ -11,8 +11,8 @@ use std::str::FromStr;
 use keygate_model::Secret;
 
 use crate::apim::{
-    CacheInvalidationSettings, CacheSettings, JwtSettings, KeyManagerSettings, OAuthSettings,
-    ThrottlingSettings,
+    CacheInvalidationSettings, CacheSettings, EventHubSettings, JwtSettings, KeyManagerSettings,
+    OAuthSettings, ThrottlingSettings,
 };
 use crate::database::DatabaseSettings;
 use crate::defaults;
@@ -207,6 +207,8 @@ pub struct Config {
     pub keystores: Keystores,
     /// `[apim.key_manager]`.
     pub key_manager: KeyManagerSettings,
+    /// `[apim.event_hub]`.
+    pub event_hub: EventHubSettings,
     /// `[apim.throttling]`.
     pub throttling: ThrottlingSettings,
     /// `[apim.cache_invalidation]`.
@@ -271,6 +273,7 @@ impl Config {
             user_store: UserStoreSettings::default(),
             keystores: Keystores::default(),
             key_manager: KeyManagerSettings::local(defaults::HOSTNAME, &ports, &super_admin),
+            event_hub: EventHubSettings::default(),
             throttling: ThrottlingSettings::new(&super_admin),
             cache_invalidation: CacheInvalidationSettings::default(),
             caches: CacheSettings::default(),

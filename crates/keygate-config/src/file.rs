@@ -317,6 +317,7 @@ pub(crate) struct ApimFile {
     pub jwt: Option<JwtFile>,
     pub oauth_config: Option<OAuthConfigFile>,
     pub token: Option<ApimTokenFile>,
+    pub event_hub: Option<EventHubFile>,
     // API-M tables keygate accepts and ignores.
     pub gateway: Option<Unsupported>,
     pub sync_runtime_artifacts: Option<Unsupported>,
@@ -351,6 +352,19 @@ pub(crate) struct KeyManagerFile {
     pub pool: Option<Unsupported>,
     pub key_validation_handler_type: Option<Unsupported>,
     pub enable_lightweight_apikey_generation: Option<Unsupported>,
+}
+
+/// `[apim.event_hub]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EventHubFile {
+    pub service_url: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub enable: Option<Unsupported>,
+    pub event_listening_endpoints: Option<Unsupported>,
+    pub event_duplicate_url: Option<Unsupported>,
+    pub publish: Option<Unsupported>,
 }
 
 /// `[apim.throttling]`.

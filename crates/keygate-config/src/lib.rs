@@ -31,9 +31,9 @@ use std::path::Path;
 
 pub use apim::{
     BrokerEndpoint, BrokerTransport, CacheInvalidationSettings, CacheSetting, CacheSettings,
-    ClaimMapping, JwtEncoding, JwtIssuer, JwtSettings, JwtSigningAlgorithm, KeyManagerSettings,
-    OAuthSettings, ThrottlingSettings, TokenLifetimes, TokenPersistence, TrafficManagerEndpoint,
-    TrafficManagerGroup, UrlGroupType,
+    ClaimMapping, EventHubSettings, JwtEncoding, JwtIssuer, JwtSettings, JwtSigningAlgorithm,
+    KeyManagerSettings, OAuthSettings, ThrottlingSettings, TokenLifetimes, TokenPersistence,
+    TrafficManagerEndpoint, TrafficManagerGroup, UrlGroupType,
 };
 pub use config::{
     Config, GatewayTimeouts, PortOverflow, Ports, Role, ServerSettings, SuperAdmin, UnknownRole,

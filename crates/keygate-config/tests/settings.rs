@@ -548,3 +548,55 @@ client_secret = "Xk7-property"
     assert_eq!(ldap.user_name_attribute, "sAMAccountName");
     assert_eq!(ldap.user_entry_object_class, "user");
 }
+
+#[test]
+fn the_event_hub_defaults_to_the_key_manager() {
+    let defaulted = load(
+        r#"
+[apim.key_manager]
+service_url = "https://km.example.org:9443/services/"
+username = "gw"
+password = "gw-secret"
+"#,
+    );
+    assert_eq!(
+        defaulted.event_hub,
+        keygate_config::EventHubSettings::default()
+    );
+    let (url, user, password) = defaulted.event_hub.resolve(&defaulted.key_manager);
+    assert_eq!(url, "https://km.example.org:9443/services/");
+    assert_eq!(user, "gw");
+    assert_eq!(password.map(|p| p.expose()), Some("gw-secret"));
+
+    let loaded = load_with(
+        r#"
+[apim.key_manager]
+service_url = "https://km.example.org:9443/services/"
+username = "gw"
+password = "gw-secret"
+
+[apim.event_hub]
+enable = true
+service_url = "https://cp.example.org:9443/services"
+username = "hub"
+password = "hub-secret"
+event_listening_endpoints = ["tcp://cp.example.org:5672"]
+"#,
+        &[],
+    );
+    let warned = format!("{:?}", loaded.warnings);
+    assert_eq!(loaded.warnings.len(), 2, "{warned}");
+    assert!(
+        warned.contains("apim.event_hub.event_listening_endpoints"),
+        "{warned}"
+    );
+    let own = loaded.config;
+    let (url, user, password) = own.event_hub.resolve(&own.key_manager);
+    assert_eq!(url, "https://cp.example.org:9443/services/");
+    assert_eq!(user, "hub");
+    assert_eq!(password.map(|p| p.expose()), Some("hub-secret"));
+    assert_eq!(
+        own.key_manager.service_url,
+        "https://km.example.org:9443/services/"
+    );
+}

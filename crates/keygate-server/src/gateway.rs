@@ -13,9 +13,10 @@
 //! | snapshots | [`ControlPlane::snapshot`] | `GET {control plane}/internal/data/v1/snapshot` |
 //! | `/token`, `/revoke` | the key manager's router | `{key manager}/oauth2/token`, `/oauth2/revoke` |
 //!
-//! A remote control plane is found at the key manager's origin (WSO2's usual layout:
-//! key manager and control plane on one node). Remote calls authenticate with the `[apim.key_manager]` credentials and trust
-//! the `[truststore]`.
+//! A remote control plane is found at the origin of `[apim.event_hub] service_url`, by
+//! default the key manager's (WSO2's usual layout: key manager and control plane on one
+//! node). Remote calls authenticate with the `[apim.event_hub]` or `[apim.key_manager]`
+//! credentials and trust the `[truststore]`.
 
 use crate::ServerError;
 use crate::tls;
@@ -350,6 +351,9 @@ impl GatewayRole {
         let client = UpstreamClient::new(&ProxySettings::default(), &roots)
             .map_err(|e| config_error("service client TLS", e))?;
         let key_manager = &config.key_manager;
+        let (hub_url, hub_user, hub_password) = config.event_hub.resolve(key_manager);
+        let control_service = RemoteService::new(client.clone(), hub_url, hub_user, hub_password)
+            .map_err(|e| config_error("[apim.event_hub] service_url", e))?;
         let km_service = RemoteService::new(
             client,
             &key_manager.service_url,
@@ -395,7 +399,7 @@ impl GatewayRole {
 
         let source: Arc<dyn SnapshotSource> = match peers.control_plane {
             Some(control) => Arc::new(LocalSnapshotSource(control.clone())),
-            None => Arc::new(HttpSnapshotSource::new(km_service.clone())),
+            None => Arc::new(HttpSnapshotSource::new(control_service)),
         };
         let mut subscriptions =
             FeedSubscriptions::subscribe(peers.bus.as_ref(), &SubjectPrefix::default())

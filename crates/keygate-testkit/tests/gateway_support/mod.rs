@@ -342,16 +342,31 @@ impl Fixture {
 }
 
 impl Fixture {
+    /// The port of the node's management listener (key manager, control plane).
+    pub fn management_port(&self) -> u16 {
+        self.node
+            .node
+            .addr(ListenerKind::Management)
+            .unwrap()
+            .port()
+    }
+
     /// A node running the gateway role alone, reaching this fixture's key manager and
     /// control plane over HTTPS and trusting its certificate; `extra` is appended to its
     /// configuration.
     pub async fn gateway_node(&self, dir: &Path, extra: &str) -> TestNode {
-        let port = self
-            .node
-            .node
-            .addr(ListenerKind::Management)
-            .unwrap()
-            .port();
+        self.gateway_node_as(dir, ("admin", "admin"), extra).await
+    }
+
+    /// The same, calling the key manager with `credentials` (user, password).
+    pub async fn gateway_node_as(
+        &self,
+        dir: &Path,
+        credentials: (&str, &str),
+        extra: &str,
+    ) -> TestNode {
+        let (username, password) = credentials;
+        let port = self.management_port();
         let text = format!(
             r#"
 [server]
@@ -364,8 +379,8 @@ create_admin_account = true
 
 [apim.key_manager]
 service_url = "https://localhost:{port}/services/"
-username = "admin"
-password = "admin"
+username = "{username}"
+password = "{password}"
 
 [truststore]
 file_name = "{truststore}"
