@@ -117,8 +117,19 @@ impl EventBus for ProducerBus {
             // Subjects traffic managers do not relay go straight to the broker.
             return self.bus.publish(subject, event).await;
         };
-        // Queued for every group and retried until acknowledged (request events: best
-        // effort); the publisher does not wait for the round trip.
+        if topic == Topic::ThrottleRequest {
+            // A traffic manager counts one request per event: a gateway's batch is split.
+            for (i, request) in request_batch(event).into_iter().enumerate() {
+                self.producer.send_request(Envelope {
+                    id: format!("{}.{i}", event.id),
+                    payload: request,
+                    ..event.clone()
+                });
+            }
+            return Ok(());
+        }
+        // Queued for every group and retried until acknowledged; the publisher does not
+        // wait for the round trip.
         self.producer
             .send(topic, event.clone())
             .await
@@ -132,6 +143,19 @@ impl EventBus for ProducerBus {
 
     fn transport(&self) -> &'static str {
         self.bus.transport()
+    }
+}
+
+/// The requests of a gateway's batch (`{"events": [...]}`), or the event itself when it
+/// carries one request.
+fn request_batch(event: &Envelope) -> Vec<serde_json::Value> {
+    match event
+        .payload
+        .get("events")
+        .and_then(serde_json::Value::as_array)
+    {
+        Some(events) => events.clone(),
+        None => vec![event.payload.clone()],
     }
 }
 
