@@ -17,6 +17,7 @@
 
 pub mod admin_blocking;
 pub mod admin_policies;
+pub mod api_import;
 pub mod app_keys;
 pub mod auth;
 pub mod bearer;

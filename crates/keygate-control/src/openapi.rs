@@ -110,6 +110,20 @@ pub const OPERATIONS: &[Operation] = &[
         Some("Api"),
     ),
     answering(
+        with_request(
+            op(
+                "post",
+                crate::api_import::IMPORT_OPENAPI_PATH,
+                PUB,
+                "Create an API from an OpenAPI 3 or Swagger 2 definition (JSON)",
+                P::ApiCreate,
+            ),
+            "ApiImport",
+        ),
+        201,
+        Some("Api"),
+    ),
+    answering(
         op("get", API, PUB, "Read an API", P::ApiView),
         200,
         Some("Api"),

@@ -427,8 +427,18 @@ async fn create_api(
     JsonBody(body): JsonBody<ApiBody>,
 ) -> ControlResult<(StatusCode, Json<ApiBody>)> {
     let caller = control.caller(&headers, Permission::ApiCreate).await?;
+    insert_api(&control, &caller.username, body).await
+}
+
+/// Validates and stores a new API of `provider`: 201 with it, 400 naming every bad
+/// field, 409 when its context and version are taken.
+pub(crate) async fn insert_api(
+    control: &ControlPlane,
+    provider: &str,
+    body: ApiBody,
+) -> ControlResult<(StatusCode, Json<ApiBody>)> {
     let mut errors = validate(&body);
-    check_body_tiers(&control, &body, &mut errors).await?;
+    check_body_tiers(control, &body, &mut errors).await?;
     if !errors.is_empty() {
         return Err(ControlError::Invalid(errors));
     }
@@ -449,7 +459,7 @@ async fn create_api(
     let mut api = Api {
         uuid: uuid::Uuid::new_v4().to_string(),
         tenant,
-        provider: caller.username.clone(),
+        provider: provider.to_owned(),
         name: body.name.trim().to_owned(),
         version: body.version.clone(),
         context: body.context.clone(),
@@ -655,6 +665,10 @@ pub(crate) fn routes() -> Routes {
         (
             "/api/am/publisher/v1/apis".to_owned(),
             get(list_apis).post(create_api),
+        ),
+        (
+            crate::api_import::IMPORT_OPENAPI_PATH.to_owned(),
+            post(crate::api_import::import_openapi),
         ),
         (
             "/api/am/publisher/v1/apis/change-lifecycle".to_owned(),

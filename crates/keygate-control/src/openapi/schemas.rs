@@ -280,6 +280,12 @@ pub(super) fn all() -> Value {
         "Pagination": object(&["offset", "limit"], &[("offset", integer()), ("limit", integer())]),
         "Api": api(),
         "ApiList": list_of("Api"),
+        "ApiImport": object(&["definition"], &[
+            ("definition", json!({"description":
+                "the OpenAPI 3 or Swagger 2 definition: a JSON object, or its JSON text"})),
+            ("additionalProperties", json!({"description":
+                "name, context, version, description, isDefaultVersion, endpointConfig, policies, apiThrottlingPolicy over the definition: an object, or its JSON text"})),
+        ]),
         "LifecycleResponse": object(&["workflowStatus", "lifecycleState"], &[
             ("workflowStatus", string()),
             ("lifecycleState", object(&["state"], &[
