@@ -137,3 +137,89 @@ async fn a_client_changed_at_one_key_manager_is_dropped_from_the_others_cache() 
     a.node.stop().await;
     b.node.stop().await;
 }
+
+/// p-th percentile of sorted samples.
+fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Polls `node`'s gateway until it refuses `token`; the time since `since`.
+async fn refused_after(
+    node: &Fixture,
+    path: &str,
+    token: &str,
+    since: std::time::Instant,
+) -> std::time::Duration {
+    loop {
+        let (status, _) = node.call(path, Some(token)).await;
+        if status == 401 {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < std::time::Duration::from_secs(10),
+            "never refused"
+        );
+    }
+}
+
+/// Revocation latency (bench/revocation.sh): from the revoke response at A's key manager
+/// to the first refused call at A's and at B's gateway, `KEYGATE_BENCH_REVOCATIONS`
+/// (1,000) times, through `KEYGATE_BENCH_BROKER` (none: one node, in-process bus).
+#[tokio::test]
+#[ignore = "benchmark: bench/revocation.sh"]
+async fn revocation_latency() {
+    let broker = std::env::var("KEYGATE_BENCH_BROKER").unwrap_or_default();
+    let count: usize = std::env::var("KEYGATE_BENCH_REVOCATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    let (a, b) = if broker.is_empty() {
+        (Fixture::start("").await, None)
+    } else {
+        let (a, b) = two_nodes(&broker).await;
+        (a, Some(b))
+    };
+    let (_, keys, _) = a.ready("/latency", "OAUTH").await;
+    let path = "/latency/1.0.0/x";
+    let mut at_a = Vec::with_capacity(count);
+    let mut at_b = Vec::with_capacity(count);
+    for _ in 0..count {
+        let token = a.token(&keys).await;
+        a.call_until(path, Some(&token), 200).await;
+        if let Some(b) = &b {
+            b.call_until(path, Some(&token), 200).await;
+        }
+        a.revoke(&keys, &token).await;
+        let revoked = std::time::Instant::now();
+        let (first, second) = match &b {
+            Some(b) => tokio::join!(
+                refused_after(&a, path, &token, revoked),
+                refused_after(b, path, &token, revoked)
+            ),
+            None => (
+                refused_after(&a, path, &token, revoked).await,
+                Default::default(),
+            ),
+        };
+        at_a.push(first);
+        at_b.push(second);
+    }
+    for (name, samples) in [("gateway A", &mut at_a), ("gateway B", &mut at_b)] {
+        if b.is_none() && name == "gateway B" {
+            continue;
+        }
+        samples.sort();
+        println!(
+            "RESULT broker={} {name}: {count} revocations, p50 {:?}, p99 {:?}, max {:?}",
+            if broker.is_empty() {
+                "in-process"
+            } else {
+                &broker
+            },
+            percentile(samples, 0.50),
+            percentile(samples, 0.99),
+            samples[samples.len() - 1],
+        );
+    }
+}
