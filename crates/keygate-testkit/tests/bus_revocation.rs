@@ -23,14 +23,7 @@ async fn two_nodes(broker: &str) -> (Fixture, Fixture) {
 
 async fn two_nodes_with(broker: &str, extra: &str) -> (Fixture, Fixture) {
     let (mut config_a, dir_a) = Fixture::config(extra);
-    let endpoint = keygate_config::load_str(
-        &format!("[apim.throttling]\nthrottle_decision_endpoints = [\"{broker}\"]\n"),
-        std::path::Path::new("deployment.toml"),
-    )
-    .unwrap()
-    .config
-    .throttling
-    .decision_endpoints;
+    let endpoint = Fixture::brokers(broker);
     config_a.throttling.decision_endpoints = endpoint.clone();
     let (mut config_b, dir_b) = Fixture::config(extra);
     config_b.throttling.decision_endpoints = endpoint;

@@ -71,14 +71,7 @@ async fn a_restarted_gateway_refuses_tokens_revoked_while_it_was_down() {
         return;
     }
     let (mut config, dir) = Fixture::config("");
-    config.throttling.decision_endpoints = keygate_config::load_str(
-        &format!("[apim.throttling]\nthrottle_decision_endpoints = [\"{BROKER}\"]\n"),
-        std::path::Path::new("deployment.toml"),
-    )
-    .unwrap()
-    .config
-    .throttling
-    .decision_endpoints;
+    config.throttling.decision_endpoints = Fixture::brokers(BROKER);
     let km = Fixture::start_with(config, dir).await;
     let (_, keys, token) = km.ready("/restart", "JWT").await;
     let path = "/restart/1.0.0/x";

@@ -22,14 +22,7 @@ const BROKER: &str = "amqp://guest:guest@127.0.0.1:5672";
 const LIMIT: usize = 50;
 
 fn brokers() -> Vec<keygate_config::BrokerEndpoint> {
-    keygate_config::load_str(
-        &format!("[apim.throttling]\nthrottle_decision_endpoints = [\"{BROKER}\"]\n"),
-        std::path::Path::new("deployment.toml"),
-    )
-    .unwrap()
-    .config
-    .throttling
-    .decision_endpoints
+    Fixture::brokers(BROKER)
 }
 
 #[tokio::test]

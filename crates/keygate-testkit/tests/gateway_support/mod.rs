@@ -76,6 +76,16 @@ impl Fixture {
         (config, dir)
     }
 
+    /// The brokers of `throttle_decision_endpoints = [url]`, as a loaded file has them.
+    pub fn brokers(url: &str) -> Vec<keygate_config::BrokerEndpoint> {
+        let text = format!("[apim.throttling]\nthrottle_decision_endpoints = [\"{url}\"]\n");
+        keygate_config::load_str(&text, Path::new("deployment.toml"))
+            .unwrap()
+            .config
+            .throttling
+            .decision_endpoints
+    }
+
     /// A node of `config`, whose data directory is `dir`.
     pub async fn start_with(config: keygate_config::Config, dir: tempfile::TempDir) -> Fixture {
         let node = TestNode::start_with(config).await.unwrap();
