@@ -6,8 +6,8 @@
 //! [`Management`] holds the server's base URL, the TLS trust ([`Trust`]) and the
 //! caller's [`Credentials`]; each API has its own module of methods on it. A refusal by
 //! the server is [`ClientError::Refused`] carrying the server's error body
-//! ([`ServerError`]), with every bad field it named. [`openapi`] turns an OpenAPI
-//! document into the body of an API to create.
+//! ([`ServerError`]), with every bad field it named. An API is made from an OpenAPI
+//! definition by the server ([`Management::import_openapi`]).
 
 #![forbid(unsafe_code)]
 
@@ -17,7 +17,6 @@ mod devportal;
 mod error;
 mod login;
 mod model;
-pub mod openapi;
 mod publisher;
 
 pub use admin::PolicyKind;
@@ -26,6 +25,7 @@ pub use devportal::KeyType;
 pub use error::{ClientError, ClientResult, FieldProblem, ServerError};
 pub use login::{LoginOutcome, OAuthClient, TokenSet};
 pub use model::{
-    Api, ApiDraft, Application, ApplicationDraft, ApplicationKey, ApplicationToken, BlockCondition,
-    Endpoint, EndpointConfig, LifecycleAction, Operation, Subscription,
+    Api, ApiDraft, ApiImportProperties, Application, ApplicationDraft, ApplicationKey,
+    ApplicationToken, BlockCondition, Endpoint, EndpointConfig, LifecycleAction, Operation,
+    Subscription,
 };

@@ -72,6 +72,28 @@ pub struct ApiDraft {
     pub policies: Vec<String>,
 }
 
+/// What an OpenAPI import sets over the definition (the Publisher's
+/// `additionalProperties`); whatever is left out comes from the definition.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiImportProperties {
+    /// Name (default: `info.title`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Context (default: from the name, `/pet-store`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// Version (default: `info.version`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Backends (default production: the first absolute server URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_config: Option<EndpointConfig>,
+    /// Subscription policies applications may subscribe with.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
+}
+
 /// An API as the Publisher answers it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -3,8 +3,8 @@
 
 use crate::connection::{Management, all_pages};
 use crate::error::{ClientError, ClientResult};
-use crate::model::{Api, ApiDraft, LifecycleAction, Subscription};
-use serde_json::Value;
+use crate::model::{Api, ApiDraft, ApiImportProperties, LifecycleAction, Subscription};
+use serde_json::{Value, json};
 
 const APIS: &str = "/api/am/publisher/v1/apis";
 const SUBSCRIPTIONS: &str = "/api/am/publisher/v1/subscriptions";
@@ -13,6 +13,17 @@ impl Management {
     /// Creates an API (`POST /apis`).
     pub async fn create_api(&self, draft: &ApiDraft) -> ClientResult<Api> {
         self.post(APIS, draft).await
+    }
+
+    /// Creates an API from an OpenAPI 3 or Swagger 2 definition, given as its JSON text
+    /// (`POST /apis/import-openapi`); the server reads the resources and scopes from it.
+    pub async fn import_openapi(
+        &self,
+        definition: &str,
+        properties: &ApiImportProperties,
+    ) -> ClientResult<Api> {
+        let body = json!({"definition": definition, "additionalProperties": properties});
+        self.post(&format!("{APIS}/import-openapi"), &body).await
     }
 
     /// Every API, or those in one lifecycle state (`PUBLISHED`).

@@ -52,7 +52,7 @@ pub struct ImportProperties {
     /// Whether this version also answers without a version in the path.
     #[serde(default)]
     pub is_default_version: bool,
-    /// Backends (default production: the first absolute server URL).
+    /// Backends (production, when not given: the definition's first absolute server URL).
     pub endpoint_config: Option<EndpointConfig>,
     /// Subscription policies.
     #[serde(default)]
@@ -226,12 +226,10 @@ pub fn api_from_definition(
     let context = properties
         .context
         .unwrap_or_else(|| context_from_name(&name));
-    let endpoint_config = properties
-        .endpoint_config
-        .unwrap_or_else(|| EndpointConfig {
-            production_endpoints: backend(document).map(|url| EndpointUrl { url }),
-            sandbox_endpoints: None,
-        });
+    let mut endpoint_config = properties.endpoint_config.unwrap_or_default();
+    if endpoint_config.production_endpoints.is_none() {
+        endpoint_config.production_endpoints = backend(document).map(|url| EndpointUrl { url });
+    }
     Ok(ApiBody {
         id: None,
         name,

@@ -10,10 +10,9 @@ use super::{
     ApiCommand, AppCommand, Command, ConnectionArgs, DenyCommand, DenyTypeArg, KeyTypeArg,
     KeysCommand, LoginArgs, OutputFormat, PolicyCommand, PolicyKindArg, SubCommand, TimeUnitArg,
 };
-use keygate_client::openapi::{Overrides, api_from_definition};
 use keygate_client::{
-    Api, ApplicationDraft, BlockCondition, ClientError, Credentials, KeyType, LifecycleAction,
-    LoginOutcome, Management, PolicyKind, Subscription,
+    Api, ApiImportProperties, ApplicationDraft, BlockCondition, ClientError, Credentials, Endpoint,
+    EndpointConfig, KeyType, LifecycleAction, LoginOutcome, Management, PolicyKind, Subscription,
 };
 use serde_json::{Value, json};
 use std::process::ExitCode;
@@ -197,23 +196,19 @@ async fn api(c: &ConnectionArgs, command: ApiCommand) -> Result<(), Failure> {
         } => {
             let text = std::fs::read_to_string(&openapi)
                 .map_err(|e| Failure::Usage(format!("--openapi {}: {e}", openapi.display())))?;
-            let document: Value = serde_json::from_str(&text).map_err(|e| {
-                Failure::Usage(format!(
-                    "--openapi {}: not JSON ({e}); convert a YAML definition to JSON first",
-                    openapi.display()
-                ))
-            })?;
-            let overrides = Overrides {
+            let endpoint_config =
+                (backend.is_some() || sandbox.is_some()).then(|| EndpointConfig {
+                    production_endpoints: backend.map(|url| Endpoint { url }),
+                    sandbox_endpoints: sandbox.map(|url| Endpoint { url }),
+                });
+            let properties = ApiImportProperties {
                 name,
                 context,
                 version: api_version,
-                backend,
-                sandbox,
+                endpoint_config,
                 policies: tiers,
             };
-            let draft = api_from_definition(&document, &overrides)
-                .map_err(|e| Failure::Usage(format!("--openapi {}: {e}", openapi.display())))?;
-            let mut created = m.create_api(&draft).await?;
+            let mut created = m.import_openapi(&text, &properties).await?;
             if publish {
                 m.change_lifecycle(&created.id, LifecycleAction::Publish)
                     .await?;
@@ -421,9 +416,15 @@ async fn sub(c: &ConnectionArgs, command: SubCommand) -> Result<(), Failure> {
     match command {
         SubCommand::Create { app, api, tier } => {
             let application = m.find_application(&app).await?;
-            let api = m.find_api(&api).await?;
+            let api_id = match m.find_api(&api).await {
+                Ok(found) => found.id,
+                // Without apim:api_view the Publisher's list is closed to the caller, and
+                // the Developer Portal has no API list: the argument is taken as an id.
+                Err(ClientError::Refused(refusal)) if refusal.status == 403 => api,
+                Err(e) => return Err(e.into()),
+            };
             let created = m
-                .subscribe(&application.application_id, &api.id, &tier)
+                .subscribe(&application.application_id, &api_id, &tier)
                 .await?;
             print(c.output, &created, SUB_HEADERS, || {
                 sub_rows(std::slice::from_ref(&created))
