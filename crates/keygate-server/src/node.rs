@@ -99,6 +99,13 @@ impl RunningNode {
             .map(|tm| (tm.plain_addr(), tm.tls_addr()))
     }
 
+    /// What the traffic manager has done so far, when this node runs that role.
+    pub fn traffic_manager_stats(&self) -> Option<keygate_traffic::TrafficStats> {
+        self.traffic_manager
+            .as_ref()
+            .map(RunningTrafficManager::stats)
+    }
+
     /// The key manager, when this node runs that role.
     pub fn key_manager(&self) -> Option<&KeyManager> {
         self.key_manager.as_ref()
