@@ -85,6 +85,73 @@ pub(crate) fn adopt_generated_password(config: &mut Config, admin: Option<&Admin
     }
 }
 
+/// The account a node's roles reach each other with when `deployment.toml` names no
+/// password for them and the super admin's was generated at an earlier start (so it is
+/// known to nobody, this node included).
+pub const INTERNAL_ACCOUNT: &str = "keygate-internal";
+
+/// On a restart of a node whose super admin password was generated (it is shown once and
+/// never stored in clear), the accounts that default to the super admin's
+/// (`[apim.key_manager]`, `[apim.throttling]`) would have no password: the control plane
+/// could not call its key manager and producers could not reach the traffic manager.
+/// They take [`INTERNAL_ACCOUNT`] instead, an administrator whose password is drawn afresh
+/// at every start and kept only in this process's memory.
+pub(crate) async fn ensure_internal_account(
+    config: &mut Config,
+    stores: &Stores,
+    admin: Option<&AdminBootstrap>,
+) -> Result<(), ServerError> {
+    let Some(admin) = admin else {
+        return Ok(());
+    };
+    let configured = config
+        .super_admin
+        .password
+        .as_ref()
+        .is_some_and(|p| !p.is_empty());
+    if configured || admin.generated_password.is_some() {
+        return Ok(());
+    }
+    let admin_name = config.super_admin.username.clone();
+    let key_manager =
+        config.key_manager.password.is_none() && config.key_manager.username == admin_name;
+    let throttling =
+        config.throttling.password.is_none() && config.throttling.username == admin_name;
+    if !key_manager && !throttling {
+        return Ok(());
+    }
+    let password = generate_password()?;
+    let users = stores.users();
+    let now = now_ms();
+    if users.user(INTERNAL_ACCOUNT).await?.is_some() {
+        users.set_password(INTERNAL_ACCOUNT, &password, now).await?;
+    } else {
+        let account = keygate_store::NewUser {
+            username: INTERNAL_ACCOUNT.to_owned(),
+            password: password.clone(),
+            roles: vec![keygate_model::roles::ADMIN.to_owned()],
+            claims: std::collections::BTreeMap::new(),
+        };
+        match users.add_user(&account, now).await {
+            Ok(_) => {}
+            // Another node of the same database created it at the same moment.
+            Err(e) if e.is_conflict() => {
+                users.set_password(INTERNAL_ACCOUNT, &password, now).await?
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if key_manager {
+        config.key_manager.username = INTERNAL_ACCOUNT.to_owned();
+        config.key_manager.password = Some(password.clone());
+    }
+    if throttling {
+        config.throttling.username = INTERNAL_ACCOUNT.to_owned();
+        config.throttling.password = Some(password);
+    }
+    Ok(())
+}
+
 /// The wall clock in unix milliseconds: the server is where time enters keygate.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()

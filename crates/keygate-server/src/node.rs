@@ -159,6 +159,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
     let stores = Arc::new(bootstrap::open_stores(&config, MigrateMode::Apply).await?);
     let admin = bootstrap::ensure_admin(&config, &stores).await?;
     bootstrap::adopt_generated_password(&mut config, admin.as_ref());
+    bootstrap::ensure_internal_account(&mut config, &stores, admin.as_ref()).await?;
     let config = &config;
     let identity = tls::server_identity(config)?;
     let tls_source = identity.source.clone();
