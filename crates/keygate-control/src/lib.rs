@@ -25,6 +25,7 @@ pub mod body;
 pub mod changes;
 pub mod data;
 pub mod devportal;
+pub mod devportal_apis;
 pub mod errors;
 pub mod key_manager;
 pub mod lifecycle;
@@ -80,6 +81,7 @@ pub(crate) fn all_routes() -> Routes {
         publisher::routes(),
         subscription_admin::routes(),
         devportal::routes(),
+        devportal_apis::routes(),
         app_keys::routes(),
         admin_policies::routes(),
         admin_blocking::routes(),

@@ -82,6 +82,8 @@ const ADM: &str = "Admin";
 
 const APIS: &str = "/api/am/publisher/v1/apis";
 const API: &str = "/api/am/publisher/v1/apis/{id}";
+const PORTAL_APIS: &str = "/api/am/devportal/v1/apis";
+const PORTAL_API: &str = "/api/am/devportal/v1/apis/{id}";
 const APPS: &str = "/api/am/devportal/v1/applications";
 const APP: &str = "/api/am/devportal/v1/applications/{id}";
 const SUBS: &str = "/api/am/devportal/v1/subscriptions";
@@ -194,6 +196,35 @@ pub const OPERATIONS: &[Operation] = &[
             P::SubscriptionBlock,
         ),
         &[("subscriptionId", "string", true)],
+    ),
+    answering(
+        with_query(
+            op(
+                "get",
+                PORTAL_APIS,
+                DEV,
+                "List the APIs the caller may subscribe to",
+                P::SubManage,
+            ),
+            &[
+                ("limit", "integer", false),
+                ("offset", "integer", false),
+                ("query", "string", false),
+            ],
+        ),
+        200,
+        Some("PortalApiList"),
+    ),
+    answering(
+        op(
+            "get",
+            PORTAL_API,
+            DEV,
+            "Read an API the caller may subscribe to",
+            P::SubManage,
+        ),
+        200,
+        Some("PortalApi"),
     ),
     answering(
         with_query(

@@ -1,6 +1,6 @@
 //! The JSON schemas of the management APIs' bodies, as the handlers read and write them
-//! (`crate::publisher`, `crate::devportal`, `crate::app_keys`, `crate::policy_bodies`,
-//! `crate::admin_blocking`, `crate::errors`). Read-only members are marked so; members a
+//! (`crate::publisher`, `crate::devportal`, `crate::devportal_apis`, `crate::app_keys`,
+//! `crate::policy_bodies`, `crate::admin_blocking`, `crate::errors`). Read-only members are marked so; members a
 //! handler defaults are optional.
 
 use crate::app_keys::GRANT_TYPES;
@@ -280,6 +280,22 @@ pub(super) fn all() -> Value {
         "Pagination": object(&["offset", "limit"], &[("offset", integer()), ("limit", integer())]),
         "Api": api(),
         "ApiList": list_of("Api"),
+        "PortalApi": object(
+            &["id", "name", "context", "version", "provider", "lifeCycleStatus",
+              "throttlingPolicies", "isDefaultVersion"],
+            &[
+                ("id", string()),
+                ("name", string()),
+                ("context", string()),
+                ("version", string()),
+                ("provider", string()),
+                ("lifeCycleStatus", one_of(&["PUBLISHED", "PROTOTYPED", "DEPRECATED"])),
+                ("throttlingPolicies", array(string())),
+                ("isDefaultVersion", boolean()),
+                ("description", string()),
+            ],
+        ),
+        "PortalApiList": list_of("PortalApi"),
         "ApiImport": object(&["definition"], &[
             ("definition", json!({"description":
                 "the OpenAPI 3 or Swagger 2 definition: a JSON object, or its JSON text"})),
