@@ -3,9 +3,13 @@
 
 use crate::connection::{Management, all_pages};
 use crate::error::{ClientError, ClientResult};
-use crate::model::{Application, ApplicationDraft, ApplicationKey, ApplicationToken, Subscription};
+use crate::model::{
+    Api, Application, ApplicationDraft, ApplicationKey, ApplicationToken, Subscription,
+};
+use crate::publisher::pick_api;
 use serde_json::json;
 
+const PORTAL_APIS: &str = "/api/am/devportal/v1/apis";
 const APPLICATIONS: &str = "/api/am/devportal/v1/applications";
 const SUBSCRIPTIONS: &str = "/api/am/devportal/v1/subscriptions";
 
@@ -29,6 +33,20 @@ impl KeyType {
 }
 
 impl Management {
+    /// The APIs the caller may subscribe to, as the Developer Portal lists them; with
+    /// `query`, only those whose name or context contains it.
+    pub async fn portal_apis(&self, query: Option<&str>) -> ClientResult<Vec<Api>> {
+        let query: Vec<(&str, String)> =
+            query.map(|q| ("query", q.to_owned())).into_iter().collect();
+        all_pages(self, PORTAL_APIS, &query).await
+    }
+
+    /// An API the caller may subscribe to, named by its id, its name, or `name:version`
+    /// (a name alone must be unambiguous).
+    pub async fn find_portal_api(&self, reference: &str) -> ClientResult<Api> {
+        pick_api(self.portal_apis(None).await?, reference)
+    }
+
     /// Creates an application.
     pub async fn create_application(&self, draft: &ApplicationDraft) -> ClientResult<Application> {
         self.post(APPLICATIONS, draft).await

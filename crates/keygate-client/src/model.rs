@@ -94,7 +94,7 @@ pub struct ApiImportProperties {
     pub policies: Vec<String>,
 }
 
-/// An API as the Publisher answers it.
+/// An API as the Publisher (or the Developer Portal) answers it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Api {

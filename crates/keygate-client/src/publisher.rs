@@ -43,30 +43,7 @@ impl Management {
     /// An API named by its id, its name, or `name:version`. A name alone must be
     /// unambiguous.
     pub async fn find_api(&self, reference: &str) -> ClientResult<Api> {
-        let all = self.apis(None).await?;
-        if let Some(api) = all.iter().find(|a| a.id == reference) {
-            return Ok(api.clone());
-        }
-        let (name, version) = match reference.rsplit_once(':') {
-            Some((name, version)) => (name, Some(version)),
-            None => (reference, None),
-        };
-        let mut matching: Vec<Api> = all
-            .into_iter()
-            .filter(|a| a.name == name && version.is_none_or(|v| a.version == v))
-            .collect();
-        match matching.len() {
-            0 => Err(ClientError::NotFound(format!("api `{reference}`"))),
-            1 => Ok(matching.remove(0)),
-            _ => Err(ClientError::Setup(format!(
-                "api `{reference}` has several versions ({}); name one as NAME:VERSION",
-                matching
-                    .iter()
-                    .map(|a| a.version.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-        }
+        pick_api(self.apis(None).await?, reference)
     }
 
     /// Runs a lifecycle action on an API; answers the server's lifecycle state.
@@ -116,5 +93,33 @@ impl Management {
         )
         .await
         .map(drop)
+    }
+}
+
+/// The API of `all` named by `reference`: its id, its name, or `name:version`. A name
+/// alone must be unambiguous.
+pub(crate) fn pick_api(all: Vec<Api>, reference: &str) -> ClientResult<Api> {
+    if let Some(api) = all.iter().find(|a| a.id == reference) {
+        return Ok(api.clone());
+    }
+    let (name, version) = match reference.rsplit_once(':') {
+        Some((name, version)) => (name, Some(version)),
+        None => (reference, None),
+    };
+    let mut matching: Vec<Api> = all
+        .into_iter()
+        .filter(|a| a.name == name && version.is_none_or(|v| a.version == v))
+        .collect();
+    match matching.len() {
+        0 => Err(ClientError::NotFound(format!("api `{reference}`"))),
+        1 => Ok(matching.remove(0)),
+        _ => Err(ClientError::Setup(format!(
+            "api `{reference}` has several versions ({}); name one as NAME:VERSION",
+            matching
+                .iter()
+                .map(|a| a.version.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
     }
 }

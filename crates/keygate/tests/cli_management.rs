@@ -258,7 +258,7 @@ async fn publish_an_openapi_file_create_an_application_and_subscribe() {
         .json();
     assert_eq!(subs.as_array().unwrap().len(), 1);
     // A subscriber without apim:api_view cannot list the Publisher's APIs: the API is
-    // named by its id.
+    // named by its id, or by its name through the Developer Portal's listing.
     let users = f.node.node.stores().users();
     let _ = users.add_role(roles::SUBSCRIBER).await;
     users
@@ -297,6 +297,23 @@ async fn publish_an_openapi_file_create_an_application_and_subscribe() {
     .await;
     assert_eq!(bobs.code, 0, "{}", bobs.stderr);
     assert_eq!(bobs.json()["apiId"], created["id"]);
+    let second = as_bob(vec!["app", "create", "bobs-second"]).await;
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let by_name = as_bob(vec![
+        "sub",
+        "create",
+        "--app",
+        "bobs-second",
+        "--api",
+        "Pet Store:1.0.0",
+        "--tier",
+        "Gold",
+        "-o",
+        "json",
+    ])
+    .await;
+    assert_eq!(by_name.code, 0, "{}", by_name.stderr);
+    assert_eq!(by_name.json()["apiId"], created["id"]);
     let unknown = as_bob(
         "sub create --app bobs --api no-such-api --tier Gold"
             .split(' ')

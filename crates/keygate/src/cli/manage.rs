@@ -416,11 +416,11 @@ async fn sub(c: &ConnectionArgs, command: SubCommand) -> Result<(), Failure> {
     match command {
         SubCommand::Create { app, api, tier } => {
             let application = m.find_application(&app).await?;
-            let api_id = match m.find_api(&api).await {
+            // The Developer Portal lists the APIs the caller may subscribe to; an argument
+            // it does not list is taken as an id, for the server to judge.
+            let api_id = match m.find_portal_api(&api).await {
                 Ok(found) => found.id,
-                // Without apim:api_view the Publisher's list is closed to the caller, and
-                // the Developer Portal has no API list: the argument is taken as an id.
-                Err(ClientError::Refused(refusal)) if refusal.status == 403 => api,
+                Err(ClientError::NotFound(_)) => api,
                 Err(e) => return Err(e.into()),
             };
             let created = m
