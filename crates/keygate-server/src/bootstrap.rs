@@ -76,12 +76,8 @@ pub(crate) fn adopt_generated_password(config: &mut Config, admin: Option<&Admin
     let Some(password) = admin.and_then(|a| a.generated_password.as_ref()) else {
         return;
     };
-    let admin_name = &config.super_admin.username;
-    if config.key_manager.password.is_none() && &config.key_manager.username == admin_name {
-        config.key_manager.password = Some(password.clone());
-    }
-    if config.throttling.password.is_none() && &config.throttling.username == admin_name {
-        config.throttling.password = Some(password.clone());
+    for (_, account_password) in accounts_of_the_admin(config) {
+        *account_password = Some(password.clone());
     }
 }
 
@@ -112,12 +108,7 @@ pub(crate) async fn ensure_internal_account(
     if configured || admin.generated_password.is_some() {
         return Ok(());
     }
-    let admin_name = config.super_admin.username.clone();
-    let key_manager =
-        config.key_manager.password.is_none() && config.key_manager.username == admin_name;
-    let throttling =
-        config.throttling.password.is_none() && config.throttling.username == admin_name;
-    if !key_manager && !throttling {
+    if accounts_of_the_admin(config).is_empty() {
         return Ok(());
     }
     let password = generate_password()?;
@@ -141,15 +132,31 @@ pub(crate) async fn ensure_internal_account(
             Err(e) => return Err(e.into()),
         }
     }
-    if key_manager {
-        config.key_manager.username = INTERNAL_ACCOUNT.to_owned();
-        config.key_manager.password = Some(password.clone());
-    }
-    if throttling {
-        config.throttling.username = INTERNAL_ACCOUNT.to_owned();
-        config.throttling.password = Some(password);
+    for (username, account_password) in accounts_of_the_admin(config) {
+        *username = INTERNAL_ACCOUNT.to_owned();
+        *account_password = Some(password.clone());
     }
     Ok(())
+}
+
+/// The accounts the roles reach each other with (`[apim.key_manager]`,
+/// `[apim.throttling]`) that name the super admin and give no password of their own, as
+/// (username, password) to fill in.
+fn accounts_of_the_admin(config: &mut Config) -> Vec<(&mut String, &mut Option<Secret>)> {
+    let admin = &config.super_admin.username;
+    [
+        (
+            &mut config.key_manager.username,
+            &mut config.key_manager.password,
+        ),
+        (
+            &mut config.throttling.username,
+            &mut config.throttling.password,
+        ),
+    ]
+    .into_iter()
+    .filter(|(username, password)| password.is_none() && **username == *admin)
+    .collect()
 }
 
 /// The wall clock in unix milliseconds: the server is where time enters keygate.
