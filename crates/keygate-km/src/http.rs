@@ -162,7 +162,11 @@ impl KeyManager {
             .route(OPENID_CONFIGURATION_PATH, get(metadata))
             .route(OAUTH_METADATA_PATH, get(metadata))
             .route(AUTHORIZE_PATH, get(authorize).post(authorize))
-            .route(LOGOUT_PATH, get(logout).post(logout));
+            .route(LOGOUT_PATH, get(logout).post(logout))
+            .route(
+                &crate::version::version_path(),
+                get(crate::version::version),
+            );
         // Discovery derived from an issuer with a path (OIDC Discovery §4.1, RFC 8414 §3.1).
         router = router
             .route(

@@ -62,6 +62,7 @@ pub mod throttle_data;
 pub mod tokens;
 pub mod userinfo;
 pub mod validation;
+pub mod version;
 
 pub use clock::{Clock, Entropy, ManualClock, SystemClock, SystemEntropy};
 pub use errors::{Failure, KmError};

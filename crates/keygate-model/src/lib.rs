@@ -8,6 +8,7 @@
 mod wso2_enum;
 
 pub mod catalog;
+pub mod handshake;
 pub mod identity;
 pub mod oauth;
 pub mod secret;

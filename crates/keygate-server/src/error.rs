@@ -19,6 +19,10 @@ pub enum ServerError {
     /// The key manager role could not start.
     #[error("key manager: {0}")]
     KeyManager(#[from] keygate_km::KmError),
+    /// The key manager this node calls is not one it can work with, or its certificate
+    /// is not trusted.
+    #[error("key manager handshake: {0}")]
+    Handshake(String),
     /// TLS could not be set up.
     #[error("TLS: {0}")]
     Tls(String),

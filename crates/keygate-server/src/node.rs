@@ -4,7 +4,7 @@
 use crate::bootstrap::{self, AdminBootstrap};
 use crate::gateway::{GatewayRole, Peers};
 use crate::listener::{self, ListenerKind, ListenerPlan};
-use crate::{ServerError, cache_sync, control, health, metrics, tls, traffic};
+use crate::{ServerError, cache_sync, control, handshake, health, metrics, tls, traffic};
 use axum::Router;
 use keygate_bus::{EventBus, Producer};
 use keygate_config::{Config, Role};
@@ -70,6 +70,8 @@ pub struct RunningNode {
     tasks: JoinSet<()>,
     /// Tasks that run until shutdown (metrics upkeep, the control plane's outbox relay).
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// Why the node stopped on its own, if it did.
+    failure: handshake::NodeFailure,
 }
 
 impl RunningNode {
@@ -119,6 +121,12 @@ impl RunningNode {
     /// The gateway, when this node runs that role.
     pub fn gateway(&self) -> Option<&keygate_gateway::Gateway> {
         self.gateway.as_ref().map(GatewayRole::gateway)
+    }
+
+    /// Why the node stopped on its own (a key manager found incompatible after start), to
+    /// be read once [`RunningNode::wait`] returns.
+    pub fn failure(&self) -> handshake::NodeFailure {
+        self.failure.clone()
     }
 
     /// A handle that starts shutdown when sent `true`.
@@ -175,6 +183,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         mutual_tls,
     )?;
     let own_chain = identity.chain.clone();
+    let pending_handshake = handshake::check_key_manager(config, &own_chain).await?;
     let tls_config = tls::gateway_server_config(identity)?;
 
     let mut plans = ListenerPlan::for_config(config, options.bind_ip);
@@ -240,7 +249,8 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         background.extend(cache_sync::start(config, km, bus.clone(), broker.clone()).await);
     }
     let control_plane = if config.runs(Role::ControlPlane) {
-        let settings = control::settings(config, key_manager.as_ref(), &own_chain);
+        let trusted = handshake::trusted_roots(config, &own_chain)?;
+        let settings = control::settings(config, key_manager.as_ref(), &trusted);
         let (control, relay) = control::start(settings, stores.clone(), bus.clone()).await?;
         background.push(relay);
         Some(control)
@@ -278,6 +288,10 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         listeners.push(BoundListener { kind, addr });
     }
     background.extend(metrics::spawn_upkeep(metrics::UPKEEP_INTERVAL));
+    let failure = handshake::NodeFailure::default();
+    if let Some(pending) = pending_handshake {
+        background.push(pending.spawn(failure.clone(), shutdown.clone()));
+    }
     Ok(RunningNode {
         listeners,
         admin,
@@ -294,6 +308,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         shutdown,
         tasks,
         background,
+        failure,
     })
 }
 

@@ -92,6 +92,7 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let node = keygate_server::start(ServerOptions::new(config.clone())).await?;
         announce(&config, &node);
+        let failure = node.failure();
         let stop = node.shutdown_handle();
         tokio::spawn(async move {
             let signal = wait_for_signal().await;
@@ -99,6 +100,9 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
             let _ = stop.send(true);
         });
         node.wait().await;
+        if let Some(reason) = failure.get() {
+            anyhow::bail!("{reason}");
+        }
         tracing::info!("stopped");
         Ok::<_, anyhow::Error>(())
     })

@@ -1,0 +1,313 @@
+//! The version handshake with the real binary: a gateway node pointed at a key manager
+//! refuses to start, exiting non-zero with a message naming both versions, when the key
+//! manager speaks another protocol or is not keygate (a WSO2 Identity Server 5.x key
+//! manager has no version endpoint and answers 404); it waits while the key manager is
+//! unreachable, and starts against a compatible one. The far side is a small HTTP server
+//! in the test that answers as each of those key managers would.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const VERSION_PATH: &str = "/services/keymanager-operations/v1/version";
+
+/// How a pretend key manager answers the version request.
+#[derive(Clone)]
+struct Answer {
+    status: &'static str,
+    headers: &'static str,
+    body: String,
+}
+
+/// Serves `answer` on `listener` for the version path, 404 for every other path, until
+/// the test ends.
+fn pretend_key_manager(listener: TcpListener, answer: Answer) {
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let answer = answer.clone();
+            thread::spawn(move || respond(stream, &answer));
+        }
+    });
+}
+
+fn respond(mut stream: TcpStream, answer: &Answer) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) if line == "\r\n" => break,
+            Ok(_) => {}
+        }
+    }
+    let path = request_line.split(' ').nth(1).unwrap_or("");
+    let (status, headers, body) = if path == VERSION_PATH {
+        (answer.status, answer.headers, answer.body.as_str())
+    } else {
+        ("404 Not Found", answer.headers, "{}")
+    };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         connection: close\r\n{headers}\r\n{body}",
+        body.len()
+    );
+}
+
+fn keygate_version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// A port offset whose management and gateway ports are all free right now.
+fn free_offset() -> u16 {
+    let base = 21_000 + (std::process::id() % 19_000) as u16;
+    (0..400)
+        .map(|step| base.wrapping_add(step * 11) % 40_000 + 1_000)
+        .find(|offset| {
+            [9443u16, 8243, 8280]
+                .iter()
+                .all(|port| TcpListener::bind(("0.0.0.0", port + offset)).is_ok())
+        })
+        .expect("a free port offset")
+}
+
+/// A gateway node's configuration, its key manager at `service_url`.
+fn write_config(dir: &Path, service_url: &str) -> std::path::PathBuf {
+    let file = dir.join("deployment.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"[server]
+hostname = "localhost"
+roles = ["gateway"]
+data_dir = "{data}"
+
+[super_admin]
+username = "admin"
+password = "admin"
+create_admin_account = true
+
+[apim.key_manager]
+service_url = "{service_url}"
+username = "admin"
+password = "admin"
+"#,
+            data = dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// A running `keygate server`, its output as lines.
+struct Server {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+}
+
+fn lines(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+impl Server {
+    fn start(config: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keygate"))
+            .args(["server", "--config"])
+            .arg(config)
+            .arg("--port-offset")
+            .arg(free_offset().to_string())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        Server {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits for the process to exit; its status and everything it wrote to stderr.
+    fn exit(mut self, within: Duration) -> (std::process::ExitStatus, String) {
+        let deadline = Instant::now() + within;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let logs: Vec<String> = self.stderr.try_iter().collect();
+                panic!("still running after {within:?}; logs:\n{}", logs.join("\n"));
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        // The reader threads end with the pipes.
+        let mut logs = Vec::new();
+        while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(5)) {
+            logs.push(line);
+        }
+        (status, logs.join("\n"))
+    }
+
+    /// Waits until a line of stderr contains `needle`.
+    fn wait_for_log(&mut self, needle: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("no log line with {needle:?}; logs:\n{}", seen.join("\n"));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_against(answer: Answer) -> (tempfile::TempDir, Server) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    pretend_key_manager(listener, answer);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &format!("http://127.0.0.1:{port}/services/"));
+    let server = Server::start(&config);
+    (dir, server)
+}
+
+#[test]
+fn a_key_manager_of_another_protocol_version_stops_the_node_naming_both_versions() {
+    let (_dir, server) = start_against(Answer {
+        status: "200 OK",
+        headers: "",
+        body: r#"{"product":"keygate","version":"9.0.0","protocol":9,"oldest_protocol":9}"#
+            .to_owned(),
+    });
+    let (status, logs) = server.exit(Duration::from_secs(60));
+    assert!(!status.success(), "exit status {status}; logs:\n{logs}");
+    assert!(logs.contains("incompatible key manager"), "logs:\n{logs}");
+    assert!(
+        logs.contains("keygate 9.0.0 (protocol 9)"),
+        "the key manager's version: {logs}"
+    );
+    assert!(
+        logs.contains(&format!("keygate {} (protocol 1)", keygate_version())),
+        "this node's version: {logs}"
+    );
+    assert!(logs.contains("upgrade this node"), "{logs}");
+    assert!(logs.contains("Product compatibility"), "{logs}");
+}
+
+#[test]
+fn a_wso2_identity_server_5_key_manager_answering_404_stops_the_node() {
+    let (_dir, server) = start_against(Answer {
+        status: "404 Not Found",
+        headers: "server: WSO2 Carbon Server\r\n",
+        body: "{}".to_owned(),
+    });
+    let (status, logs) = server.exit(Duration::from_secs(60));
+    assert!(!status.success(), "exit status {status}; logs:\n{logs}");
+    assert!(logs.contains("no version endpoint (404)"), "{logs}");
+    assert!(logs.contains("`WSO2 Carbon Server`"), "{logs}");
+    assert!(logs.contains("WSO2 Identity Server 5.x"), "{logs}");
+    assert!(
+        logs.contains(&format!("keygate {} (protocol 1)", keygate_version())),
+        "{logs}"
+    );
+}
+
+#[test]
+fn the_node_waits_for_an_unreachable_key_manager_then_refuses_an_incompatible_one() {
+    // A port with nobody on it yet.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &format!("http://127.0.0.1:{port}/services/"));
+    let mut server = Server::start(&config);
+    let line = server.wait_for_log("key manager not reachable", Duration::from_secs(60));
+    assert!(line.contains("asking again"), "{line}");
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the node keeps waiting"
+    );
+
+    // The key manager comes up, of an older protocol.
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    pretend_key_manager(
+        listener,
+        Answer {
+            status: "200 OK",
+            headers: "",
+            body: r#"{"product":"keygate","version":"0.0.1","protocol":0}"#.to_owned(),
+        },
+    );
+    let (status, logs) = server.exit(Duration::from_secs(60));
+    assert!(!status.success(), "exit status {status}; logs:\n{logs}");
+    assert!(logs.contains("keygate 0.0.1 (protocol 0)"), "{logs}");
+    assert!(logs.contains("upgrade the key manager"), "{logs}");
+}
+
+#[test]
+fn a_compatible_key_manager_lets_the_node_start() {
+    let (_dir, mut server) = start_against(Answer {
+        status: "200 OK",
+        headers: "",
+        body: format!(
+            r#"{{"product":"keygate","version":"{}","protocol":1,"oldest_protocol":1}}"#,
+            keygate_version()
+        ),
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match server.stdout.recv_timeout(left) {
+            Ok(line) if line.contains("ready in") => break,
+            Ok(_) => {}
+            Err(_) => {
+                let logs: Vec<String> = server.stderr.try_iter().collect();
+                panic!("the node did not start; logs:\n{}", logs.join("\n"));
+            }
+        }
+    }
+    server.wait_for_log(": compatible", Duration::from_secs(5));
+}
