@@ -25,7 +25,7 @@ use keygate_jose::{JwsAlgorithm, SigningKey};
 use keygate_model::{AccessToken, Secret, TokenState, TokenType};
 use keygate_oauth::ScopeSet;
 use keygate_oauth::lifetime::{AccessTokenKind, expires_in, millis, unix_seconds};
-use keygate_oauth::random::opaque_value;
+use keygate_oauth::random::{opaque_value, time_ordered_id};
 use keygate_oauth::refresh::RefreshRotation;
 use keygate_oauth::scope::OPENID;
 use serde_json::{Value, json};
@@ -102,7 +102,9 @@ impl Inner {
         let lifetimes = self.settings.lifetimes.for_client(&client.lifetimes);
         let access_lifetime = lifetimes.access_token(outcome.kind);
         let expires_at = now.saturating_add(access_lifetime);
-        let token_id = uuid::Uuid::new_v4().to_string();
+        // Time-ordered, so that the record appends to the id index (and, for a new
+        // family, to the family index) rather than dirtying a random page of each.
+        let token_id = time_ordered_id(millis(now), &mut Draw(self.entropy.as_ref()))?;
         let signer = self.signing.current()?;
 
         let access_token = match client.token_type {
@@ -120,11 +122,12 @@ impl Inner {
             TokenType::Oauth => opaque_value(&mut Draw(self.entropy.as_ref()))?,
         };
 
+        // A new family is named after the token that starts it.
         let (refresh_token, family_id, refresh_issued, refresh_validity) = match &outcome.refresh {
-            RefreshIssue::None => (None, uuid::Uuid::new_v4().to_string(), None, None),
+            RefreshIssue::None => (None, token_id.clone(), None, None),
             RefreshIssue::New => (
                 Some(opaque_value(&mut Draw(self.entropy.as_ref()))?),
-                uuid::Uuid::new_v4().to_string(),
+                token_id.clone(),
                 Some(millis(now)),
                 Some(millis(lifetimes.refresh_token)),
             ),
