@@ -4,7 +4,10 @@
 //! value ([`TokenProtection::lookup_key`]), so no lookup ever needs the value itself. What
 //! else is kept depends on the mode:
 //!
-//! - `plain` (default): the value as issued, so that it can be given back;
+//! - `plain` (default): the value as issued, so that it can be given back — except a JWT
+//!   access token, of which nothing but the digest is kept: its `jti` is the record's id,
+//!   which is what WSO2 keeps of a JWT (as the token's alias), and a JWT is its own
+//!   record for whoever holds it;
 //! - `hash` (`enable_token_hashing`): nothing but the digest — irreversible, and, as WSO2
 //!   documents, every request then gets a new token and no token can be retrieved;
 //! - `encrypt` (`enable_token_encryption`): AES-256-GCM ciphertext carrying its key id,
@@ -25,7 +28,7 @@ use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::hkdf;
 use keygate_config::TokenPersistence;
 use keygate_jose::{TokenCipher, TokenHasher, x5t_s256};
-use keygate_model::Secret;
+use keygate_model::{Secret, TokenType};
 use keygate_oauth::client_auth::{CLIENT_SECRET_DIGEST_LEN, ClientSecretDigest};
 use keygate_store::Stores;
 use std::fmt;
@@ -138,6 +141,21 @@ impl TokenProtection {
                 .encrypt_secret(value, &mut Draw(self.entropy.as_ref()))
                 .map(Some)
                 .map_err(|e| KmError::Key(format!("cannot encrypt a token: {e}"))),
+        }
+    }
+
+    /// What the token column keeps of an access token of `token_type`: as
+    /// [`Self::stored_value`] says, but nothing for a JWT in plain mode (its record id is
+    /// its `jti`; storing the ~800-byte JWT would make the row four times larger for no
+    /// reader).
+    pub fn stored_access_token(
+        &self,
+        value: &Secret,
+        token_type: TokenType,
+    ) -> Result<Option<String>, KmError> {
+        match (self.mode, token_type) {
+            (TokenPersistence::Plain, TokenType::Jwt) => Ok(None),
+            _ => self.stored_value(value),
         }
     }
 
@@ -292,6 +310,33 @@ mod tests {
         assert_ne!(stored, encrypt.stored_value(&token).unwrap().unwrap());
         assert_eq!(encrypt.reveal(&stored), Some(token));
         assert_eq!(encrypt.reveal("test-1:AAAA"), None);
+    }
+
+    #[test]
+    fn plain_mode_keeps_opaque_access_tokens_but_not_jwts() {
+        let token = Secret::new("eyJhbGciOiJSUzI1NiJ9.e30.c2ln");
+        let plain = protection(TokenPersistence::Plain);
+        assert_eq!(
+            plain.stored_access_token(&token, TokenType::Jwt).unwrap(),
+            None
+        );
+        assert_eq!(
+            plain
+                .stored_access_token(&token, TokenType::Oauth)
+                .unwrap()
+                .as_deref(),
+            Some(token.expose())
+        );
+        let encrypt = protection(TokenPersistence::Encrypt);
+        for token_type in [TokenType::Jwt, TokenType::Oauth] {
+            let stored = encrypt.stored_access_token(&token, token_type).unwrap();
+            assert_eq!(encrypt.reveal(&stored.unwrap()), Some(token.clone()));
+        }
+        let hash = protection(TokenPersistence::Hash);
+        assert_eq!(
+            hash.stored_access_token(&token, TokenType::Jwt).unwrap(),
+            None
+        );
     }
 
     #[test]

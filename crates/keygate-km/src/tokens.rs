@@ -156,7 +156,7 @@ impl Inner {
             token_id,
             tenant: self.settings.tenant.clone(),
             token_digest: protection.lookup_key(access_token.expose()),
-            token_value: protection.stored_value(&access_token)?,
+            token_value: protection.stored_access_token(&access_token, client.token_type)?,
             refresh_token_digest: refresh_token
                 .as_ref()
                 .map(|r| protection.lookup_key(r.expose())),
