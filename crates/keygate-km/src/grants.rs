@@ -110,7 +110,7 @@ impl Inner {
                 self.jwt_bearer(&client, &assertion, scope.as_ref()).await?
             }
         };
-        tracing::info!(client_id = %client.client_id(), grant_type, "token issued");
+        tracing::debug!(client_id = %client.client_id(), grant_type, "token issued");
         Ok(self.token_response(&issued))
     }
 
