@@ -221,6 +221,7 @@ impl Stores {
 
     /// Closes every connection; the stores must not be used afterwards.
     pub async fn close(&self) {
+        self.apim.token_batch.release();
         self.apim.db.close().await;
         if !self.same_database {
             self.shared.close().await;

@@ -1,15 +1,19 @@
 //! Group commit of new access tokens. Concurrent [`crate::AccessTokenRepository::insert_token`]
 //! calls queue their tokens; one writer task takes whatever is queued, up to
-//! [`MAX_BATCH`], and writes it at once — one multi-row `INSERT`, or a few in one
-//! transaction — and each caller is answered only after the statement or transaction
+//! [`MAX_BATCH`], and writes it at once — one multi-row `INSERT` of up to 64 tokens, or a
+//! few in one transaction — and each caller is answered only after the statement or transaction
 //! holding its token has committed. Durability is that of a statement of its own; what
 //! changes is one commit (and, on SQLite, one write lock and one hand-off to the
 //! connection's thread) per batch instead of per token, and no writer waiting in SQLite's
 //! busy handler for another's lock.
 //!
 //! The writer is started by an insert that finds none running, on that caller's runtime,
-//! and stops when the queue is empty. At most [`MAX_QUEUED`] tokens wait; further callers
-//! wait for room. When a batch fails nothing of it is kept, and its tokens are written
+//! and stops when the queue is empty. It writes on one connection, which it keeps between
+//! runs (one connection of the pool stays checked out until [`TokenBatcher::release`]):
+//! on SQLite a connection's page cache survives only while no other connection writes,
+//! so writing every batch on the same one keeps the index pages it touches cached, and
+//! no run pays for checking a connection out of the pool (a round trip to test it). At
+//! most [`MAX_QUEUED`] tokens wait; further callers wait for room. When a batch fails nothing of it is kept, and its tokens are written
 //! one by one, so that every caller gets its own answer (one conflicting token fails
 //! alone).
 
@@ -42,10 +46,19 @@ struct Queue {
     writing: bool,
 }
 
+/// The writer's connection between runs.
+#[derive(Default)]
+struct Kept {
+    connection: Option<PoolConnection<Any>>,
+    /// Set by [`TokenBatcher::release`]: from then on no connection is kept.
+    released: bool,
+}
+
 /// The group-commit writer of new tokens over one database.
 pub(crate) struct TokenBatcher {
     queue: Arc<Mutex<Queue>>,
     room: Arc<Semaphore>,
+    kept: Arc<Mutex<Kept>>,
 }
 
 impl std::fmt::Debug for TokenBatcher {
@@ -61,12 +74,13 @@ impl Default for TokenBatcher {
         Self {
             queue: Arc::default(),
             room: Arc::new(Semaphore::new(MAX_QUEUED)),
+            kept: Arc::default(),
         }
     }
 }
 
-fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
-    queue
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -101,9 +115,20 @@ impl TokenBatcher {
             !std::mem::replace(&mut queue.writing, true)
         };
         if start_writer {
-            tokio::spawn(drain(db.clone(), self.queue.clone()));
+            tokio::spawn(drain(db.clone(), self.queue.clone(), self.kept.clone()));
         }
         outcome.await.unwrap_or_else(|_| Err(writer_stopped(db)))
+    }
+
+    /// Gives the kept connection back to the pool, and keeps none from now on: before
+    /// the pool closes, which waits for every checked-out connection.
+    pub(crate) fn release(&self) {
+        let connection = {
+            let mut kept = lock(&self.kept);
+            kept.released = true;
+            kept.connection.take()
+        };
+        drop(connection);
     }
 }
 
@@ -132,23 +157,34 @@ impl Drop for WriterGuard {
     }
 }
 
-/// The writer: batches until the queue is empty, on one connection held meanwhile — on
-/// SQLite a connection keeps its page cache only while no other connection writes, so
-/// writing every batch on the same one keeps the index pages it touches cached.
-async fn drain(db: Db, queue: Arc<Mutex<Queue>>) {
+/// The writer: batches until the queue is empty, on the kept connection (or one from the
+/// pool), which it keeps again when it stops.
+async fn drain(db: Db, queue: Arc<Mutex<Queue>>, kept: Arc<Mutex<Kept>>) {
     let mut guard = WriterGuard {
         queue: queue.clone(),
         db: db.clone(),
         finished: false,
     };
-    let mut connection: Option<PoolConnection<Any>> = None;
+    let mut connection: Option<PoolConnection<Any>> = lock(&kept).connection.take();
     loop {
         let batch: Vec<Pending> = {
             let mut queue = lock(&queue);
             let n = queue.pending.len().min(MAX_BATCH);
             if n == 0 {
+                // Kept before the next writer can start, so that it finds the connection.
+                let unused = {
+                    let mut kept = lock(&kept);
+                    if kept.released {
+                        connection
+                    } else {
+                        kept.connection = connection;
+                        None
+                    }
+                };
                 queue.writing = false;
                 guard.finished = true;
+                drop(queue);
+                drop(unused);
                 return;
             }
             queue.pending.drain(..n).collect()
@@ -196,15 +232,12 @@ async fn write_each(db: &Db, batch: Vec<Pending>) -> bool {
     all
 }
 
-/// Sizes of the `INSERT`s that write `n` tokens: the largest allowed power of two first.
+/// Sizes of the `INSERT`s that write `n` tokens: as many of the largest as fit, then the
+/// rest in one.
 fn statement_sizes(mut n: usize) -> Vec<usize> {
     let mut sizes = Vec::new();
     while n > 0 {
-        let size = if n >= MAX_ROWS_PER_INSERT {
-            MAX_ROWS_PER_INSERT
-        } else {
-            1 << n.ilog2()
-        };
+        let size = n.min(MAX_ROWS_PER_INSERT);
         sizes.push(size);
         n -= size;
     }
@@ -247,20 +280,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batches_split_into_few_prepared_statement_sizes() {
+    fn batches_split_into_as_few_statements_as_the_row_limit_allows() {
         assert_eq!(statement_sizes(0), Vec::<usize>::new());
         assert_eq!(statement_sizes(1), [1]);
-        assert_eq!(statement_sizes(32), [32]);
-        assert_eq!(statement_sizes(27), [16, 8, 2, 1]);
+        assert_eq!(statement_sizes(27), [27]);
+        assert_eq!(statement_sizes(64), [64]);
         assert_eq!(statement_sizes(200), [64, 64, 64, 8]);
         for n in 0..=MAX_BATCH {
             let sizes = statement_sizes(n);
             assert_eq!(sizes.iter().sum::<usize>(), n);
-            assert!(
-                sizes
-                    .iter()
-                    .all(|s| s.is_power_of_two() && *s <= MAX_ROWS_PER_INSERT)
-            );
+            assert_eq!(sizes.len(), n.div_ceil(MAX_ROWS_PER_INSERT));
+            assert!(sizes.iter().all(|s| (1..=MAX_ROWS_PER_INSERT).contains(s)));
         }
     }
 }

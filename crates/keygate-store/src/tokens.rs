@@ -135,12 +135,12 @@ const TOKEN_COLUMNS: &str = "token_id, tenant, token_digest, token_value, refres
 /// backend's parameter limit).
 pub(crate) const MAX_ROWS_PER_INSERT: usize = 64;
 
-/// `INSERT` statements of 1, 2, 4, … [`MAX_ROWS_PER_INSERT`] tokens: a batch is written as
-/// a few of these, so that each connection prepares only a handful of statements.
+/// `INSERT` statements of 1, 2, 3, … [`MAX_ROWS_PER_INSERT`] tokens: a batch up to that
+/// size is one statement — one round trip to the database (on SQLite, one hand-off to the
+/// connection's thread) and its own commit — and larger ones are a few in a transaction.
 static INSERT_TOKENS: LazyLock<Vec<String>> = LazyLock::new(|| {
     let row = format!("({})", vec!["?"; 17].join(", "));
-    std::iter::successors(Some(1usize), |n| Some(n * 2))
-        .take_while(|n| *n <= MAX_ROWS_PER_INSERT)
+    (1..=MAX_ROWS_PER_INSERT)
         .map(|n| {
             format!(
                 "INSERT INTO kg_access_token ({TOKEN_COLUMNS}) VALUES {}",
@@ -219,8 +219,8 @@ where
     write_tokens(db, executor, std::slice::from_ref(&t)).await
 }
 
-/// Inserts `tokens` — as many as fit one of the prepared `INSERT`s: 1, 2, 4, … up to
-/// [`MAX_ROWS_PER_INSERT`] — in one statement, so all or none of them.
+/// Inserts `tokens` — 1 to [`MAX_ROWS_PER_INSERT`] of them — in one statement, so all or
+/// none of them.
 pub(crate) async fn write_tokens<'e, E>(
     db: &Db,
     executor: E,
@@ -229,9 +229,10 @@ pub(crate) async fn write_tokens<'e, E>(
 where
     E: sqlx::Executor<'e, Database = Any>,
 {
-    let sql = INSERT_TOKENS
-        .get(tokens.len().trailing_zeros() as usize)
-        .filter(|_| tokens.len().is_power_of_two())
+    let sql = tokens
+        .len()
+        .checked_sub(1)
+        .and_then(|i| INSERT_TOKENS.get(i))
         .ok_or_else(|| StoreError::Invalid {
             field: "access token batch",
             reason: format!("{} tokens do not make one statement", tokens.len()),

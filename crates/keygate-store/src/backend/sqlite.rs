@@ -9,13 +9,16 @@ use sqlx::error::DatabaseError;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-/// Connection settings: write-ahead log, enforced foreign keys, and up to 30 s of waiting
-/// for the write lock before `SQLITE_BUSY`.
+/// Connection settings: write-ahead log (synced at checkpoints, not at every commit),
+/// enforced foreign keys, up to 30 s of waiting for the write lock before `SQLITE_BUSY`,
+/// and a page cache of up to 8 MiB (SQLite's default is 2 MiB), which the connection that
+/// writes issued tokens keeps warm with the index pages it touches.
 pub(super) const AFTER_CONNECT: &[&str] = &[
     "PRAGMA journal_mode = WAL",
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 30000",
     "PRAGMA synchronous = NORMAL",
+    "PRAGMA cache_size = -8192",
 ];
 
 /// Takes the write lock at the start, so a transaction never fails midway on an upgrade
