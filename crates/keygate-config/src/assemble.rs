@@ -13,7 +13,7 @@ use crate::database::database_settings;
 use crate::defaults;
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::duration::{BareUnit, duration_from_file};
-use crate::file::{DeploymentFile, DurationFile, ServerFile, SuperAdminFile};
+use crate::file::{DeploymentFile, DurationFile, ServerFile, SuperAdminFile, TransportFile};
 use crate::placeholder::EnvLookup;
 use crate::security;
 
@@ -89,7 +89,8 @@ impl<'a> Assembler<'a> {
 
 /// Builds the configuration from the file's tables.
 pub(crate) fn assemble(file: DeploymentFile, source: PathBuf, a: &mut Assembler<'_>) -> Config {
-    let server = server_settings(a, file.server.unwrap_or_default());
+    let mut server = server_settings(a, file.server.unwrap_or_default());
+    server.proxy_port = proxy_port(a, file.transport.as_ref());
     let ports = match Ports::with_offset(server.offset) {
         Ok(ports) => ports,
         Err(overflow) => {
@@ -241,6 +242,23 @@ fn server_settings(a: &mut Assembler<'_>, file: ServerFile) -> ServerSettings {
         ),
         worker_threads,
         server_role: file.server_role,
+        proxy_port: None,
+    }
+}
+
+/// `[transport.https.properties] proxyPort`: the port clients reach the management
+/// listener at through a load balancer.
+fn proxy_port(a: &mut Assembler<'_>, transport: Option<&TransportFile>) -> Option<u16> {
+    let port = transport?.https.as_ref()?.properties.as_ref()?.proxy_port?;
+    match u16::try_from(port) {
+        Ok(port) if port > 0 => Some(port),
+        _ => {
+            a.error(
+                "transport.https.properties.proxyPort",
+                "expected a port from 1 to 65535",
+            );
+            None
+        }
     }
 }
 

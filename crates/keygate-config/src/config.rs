@@ -97,6 +97,9 @@ pub struct ServerSettings {
     pub worker_threads: Option<usize>,
     /// WSO2's `server_role`, kept for display only.
     pub server_role: Option<String>,
+    /// The port clients reach the management listener at when a load balancer fronts
+    /// the node (`[transport.https.properties] proxyPort`); `None`: the listener's own.
+    pub proxy_port: Option<u16>,
 }
 
 /// Listener ports, `[server] offset` already added.
@@ -249,6 +252,14 @@ impl Default for GatewayTimeouts {
 }
 
 impl Config {
+    /// The management port this node's URLs advertise: `[transport.https.properties]
+    /// proxyPort` when a load balancer fronts it, else the listener's own.
+    pub fn advertised_management_port(&self) -> u16 {
+        self.server
+            .proxy_port
+            .unwrap_or(self.ports.management_https)
+    }
+
     /// The configuration without any file: every role in one process, data under
     /// `./data`, embedded SQLite, an `admin` super admin whose password the server
     /// generates.
@@ -266,6 +277,7 @@ impl Config {
                 data_dir: data_dir.clone(),
                 worker_threads: None,
                 server_role: None,
+                proxy_port: None,
             },
             ports,
             apim_db: DatabaseSettings::embedded_default(&data_dir, defaults::APIM_DB_FILE),
@@ -381,6 +393,29 @@ mod tests {
         assert_eq!(
             config.key_manager.service_url,
             "https://km.example.com:9443/services/"
+        );
+    }
+
+    #[test]
+    fn a_proxy_port_is_advertised_instead_of_the_listener_port() {
+        let text = "[server]\noffset = 2\n\n[transport.https.properties]\nproxyPort = 9444\n";
+        let loaded = crate::load_str(text, Path::new("deployment.toml")).unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let config = loaded.config;
+        assert_eq!(config.ports.management_https, 9445);
+        assert_eq!(config.server.proxy_port, Some(9444));
+        assert_eq!(config.advertised_management_port(), 9444);
+        assert_eq!(
+            Config::embedded_default().advertised_management_port(),
+            9443
+        );
+        let bad = "[transport.https.properties]\nproxyPort = 70000\n";
+        let report = crate::load_str(bad, Path::new("deployment.toml")).unwrap_err();
+        assert!(
+            report
+                .to_string()
+                .contains("transport.https.properties.proxyPort"),
+            "{report}"
         );
     }
 

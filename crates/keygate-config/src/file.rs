@@ -50,7 +50,7 @@ pub(crate) struct DeploymentFile {
     pub identity: Option<Unsupported>,
     pub recaptcha: Option<Unsupported>,
     pub output_adapter: Option<Unsupported>,
-    pub transport: Option<Unsupported>,
+    pub transport: Option<TransportFile>,
     pub authentication: Option<Unsupported>,
     pub identity_mgt: Option<Unsupported>,
     pub system_applications: Option<Unsupported>,
@@ -58,6 +58,34 @@ pub(crate) struct DeploymentFile {
     pub passthru_http: Option<Unsupported>,
     pub synapse_properties: Option<Unsupported>,
     pub tenant_mgt: Option<Unsupported>,
+}
+
+/// `[transport]`: WSO2's transports. keygate reads `[transport.https.properties]
+/// proxyPort`; the transports it knows of are warned about, others accepted silently.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct TransportFile {
+    pub https: Option<TransportHttpsFile>,
+    pub http: Option<Unsupported>,
+    pub passthru_http: Option<Unsupported>,
+    pub passthru_https: Option<Unsupported>,
+    pub receiver: Option<Unsupported>,
+    pub ws: Option<Unsupported>,
+    pub wss: Option<Unsupported>,
+    pub jms: Option<Unsupported>,
+}
+
+/// `[transport.https]`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct TransportHttpsFile {
+    pub properties: Option<TransportHttpsPropertiesFile>,
+}
+
+/// `[transport.https.properties]`: of Tomcat's connector properties, the port a load
+/// balancer in front of the node receives on.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct TransportHttpsPropertiesFile {
+    #[serde(rename = "proxyPort")]
+    pub proxy_port: Option<i64>,
 }
 
 /// `[gateway]` (keygate's): how long the gateway waits for backends.

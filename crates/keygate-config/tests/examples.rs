@@ -165,7 +165,7 @@ fn wso2_style_file_loads_with_one_warning_per_ignored_table() {
         "service_provider",
         "oauth.grant_type",
         "config_data",
-        "transport",
+        "transport.passthru_https",
     ];
     for key in expected {
         assert_eq!(

@@ -115,7 +115,8 @@ impl KmSettings {
     /// Settings from a loaded configuration. Fails when a whitelisted scope is not a
     /// regular expression or a trusted issuer's certificate cannot be read.
     pub fn from_config(config: &Config) -> Result<Self, KmError> {
-        let public_base_url = base_url(&config.server.hostname, config.ports.management_https);
+        let public_base_url =
+            base_url(&config.server.hostname, config.advertised_management_port());
         let l = &config.oauth.lifetimes;
         let lifetimes = TokenLifetimes {
             user_access_token: l.user_access_token,
@@ -311,6 +312,18 @@ mod tests {
                 "https://127.0.0.1:40000/oauth2/introspect"
             ]
         );
+    }
+
+    #[test]
+    fn key_managers_behind_a_load_balancer_share_its_issuer() {
+        // Two copies at offsets 2 and 3 behind a load balancer on 9444 (proxyPort).
+        for offset in [2, 3] {
+            let mut config = Config::embedded_default();
+            config.ports = keygate_config::Ports::with_offset(offset).unwrap();
+            config.server.proxy_port = Some(9444);
+            let settings = KmSettings::from_config(&config).unwrap();
+            assert_eq!(settings.issuer, "https://localhost:9444/oauth2/token");
+        }
     }
 
     #[test]
