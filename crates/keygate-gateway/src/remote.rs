@@ -2,7 +2,9 @@
 //! manager's key validation service for opaque tokens ([`HttpKeyValidator`]), the
 //! control plane's internal data service for snapshots ([`HttpSnapshotSource`]), and the
 //! key manager's `/oauth2/token` and `/oauth2/revoke`, which the gateway exposes as
-//! `/token` and `/revoke` as WSO2's gateway does ([`RemoteService::forward`]).
+//! `/token` and `/revoke` as WSO2's gateway does ([`RemoteService::forward`]), and the
+//! key manager's user-claims operation for the backend JWT's end-user claims
+//! ([`HttpUserClaims`]).
 //!
 //! Every call goes through one pooled [`UpstreamClient`] (HTTP/1.1 and HTTP/2, TLS checked
 //! against the WebPKI roots and the `[truststore]`), with the `[apim.key_manager]`
@@ -11,6 +13,7 @@
 use crate::auth::opaque::{
     KeyValidationInfo, KeyValidationRequest, KeyValidator, KeyValidatorError,
 };
+use crate::backend_jwt::{UserClaimsError, UserClaimsSource};
 use crate::errors::GatewayError;
 use crate::feed::{SnapshotError, SnapshotSource};
 use crate::proxy::{UpstreamClient, downstream_response, remove_hop_by_hop};
@@ -24,6 +27,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Limited};
 use keygate_model::Secret;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -37,6 +41,10 @@ pub const MAX_SNAPSHOT_BYTES: usize = 512 * 1024 * 1024;
 pub const KEY_VALIDATION_PATH: &str = "key-validation/v1/validate";
 /// Path of the internal data service's snapshot.
 pub const SNAPSHOT_PATH: &str = "/internal/data/v1/snapshot";
+/// Path of the key manager's user-claims operation (WSO2 IS-KM's), on its origin.
+pub const USER_CLAIMS_PATH: &str = "/keymanager-operations/user-info/claims";
+/// Largest user-claims answer read.
+pub const MAX_USER_CLAIMS_BYTES: usize = 256 * 1024;
 
 /// Why a service URL cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -241,6 +249,54 @@ impl SnapshotSource for HttpSnapshotSource {
         }
         serde_json::from_slice(&body)
             .map_err(|e| SnapshotError(format!("{url}: not a snapshot: {e}")))
+    }
+}
+
+/// The end user's claims from the key manager's user-claims operation over HTTP(S):
+/// `POST {origin}/keymanager-operations/user-info/claims` with `{"username": …}`,
+/// answered `{"count", "list": [{"uri", "value"}]}`.
+#[derive(Debug, Clone)]
+pub struct HttpUserClaims {
+    service: RemoteService,
+}
+
+impl HttpUserClaims {
+    /// Asks the key manager at the origin of `service`.
+    pub fn new(service: RemoteService) -> Self {
+        Self { service }
+    }
+}
+
+#[async_trait]
+impl UserClaimsSource for HttpUserClaims {
+    async fn claims(&self, end_user: &str) -> Result<BTreeMap<String, String>, UserClaimsError> {
+        let body = serde_json::to_vec(&serde_json::json!({ "username": end_user }))
+            .map_err(|e| UserClaimsError::Unavailable(e.to_string()))?;
+        let url = format!("{}{USER_CLAIMS_PATH}", self.service.origin);
+        let (status, answer) = self
+            .service
+            .call(Method::POST, &url, Some(body), MAX_USER_CLAIMS_BYTES)
+            .await
+            .map_err(UserClaimsError::Unavailable)?;
+        if !status.is_success() {
+            return Err(UserClaimsError::Unavailable(format!(
+                "user claims answered {status}"
+            )));
+        }
+        let answer: serde_json::Value = serde_json::from_slice(&answer).map_err(|_| {
+            UserClaimsError::Unavailable("user claims answer is not JSON".to_owned())
+        })?;
+        Ok(answer["list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|claim| {
+                Some((
+                    claim["uri"].as_str()?.to_owned(),
+                    claim["value"].as_str()?.to_owned(),
+                ))
+            })
+            .collect())
     }
 }
 

@@ -34,6 +34,28 @@ async fn service() -> String {
             ),
         )
         .route(
+            "/keymanager-operations/user-info/claims",
+            post(
+                |headers: http::HeaderMap, Json(body): Json<Value>| async move {
+                    if headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
+                        != Some(EXPECTED_AUTH)
+                    {
+                        return (StatusCode::UNAUTHORIZED, Json(json!({})));
+                    }
+                    if body["username"] != "alice@carbon.super" {
+                        return (StatusCode::NOT_FOUND, Json(json!({})));
+                    }
+                    (
+                        StatusCode::OK,
+                        Json(json!({"count": 2, "list": [
+                            {"uri": "http://wso2.org/claims/emailaddress", "value": "alice@example.com"},
+                            {"uri": "http://wso2.org/claims/role", "value": "admin,shop"},
+                        ]})),
+                    )
+                },
+            ),
+        )
+        .route(
             "/internal/data/v1/snapshot",
             get(|| async { Json(json!({"revision": 42, "apis": []})) }),
         )
@@ -104,6 +126,31 @@ async fn snapshots_are_read_from_the_origin() {
     let url = service().await;
     let source = HttpSnapshotSource::new(remote(&url, Some("s3cret")));
     assert_eq!(source.snapshot().await.unwrap().revision, 42);
+}
+
+#[tokio::test]
+async fn user_claims_are_asked_of_the_key_manager_with_basic_auth() {
+    let url = service().await;
+    let source = HttpUserClaims::new(remote(&url, Some("s3cret")));
+    let claims = source.claims("alice@carbon.super").await.unwrap();
+    assert_eq!(
+        claims
+            .get("http://wso2.org/claims/emailaddress")
+            .map(String::as_str),
+        Some("alice@example.com")
+    );
+    assert_eq!(
+        claims
+            .get("http://wso2.org/claims/role")
+            .map(String::as_str),
+        Some("admin,shop")
+    );
+    let unknown = source.claims("bob@carbon.super").await.unwrap_err();
+    assert!(unknown.to_string().contains("404"), "{unknown}");
+    let wrong = HttpUserClaims::new(remote(&url, Some("nope")));
+    let error = wrong.claims("alice@carbon.super").await.unwrap_err();
+    assert!(error.to_string().contains("401"), "{error}");
+    assert!(!error.to_string().contains("nope"));
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@
 //! | opaque tokens | [`KeyManager::validate_key`] | `POST {service_url}key-validation/v1/validate` |
 //! | snapshots | [`ControlPlane::snapshot`] | `GET {control plane}/internal/data/v1/snapshot` |
 //! | `/token`, `/revoke` | the key manager's router | `{key manager}/oauth2/token`, `/oauth2/revoke` |
+//! | end users' claims (`enable_user_claims`) | the key manager's user store | `POST {key manager}/keymanager-operations/user-info/claims` |
 //!
 //! A remote control plane is found at the origin of `[apim.event_hub] service_url`, by
 //! default the key manager's (WSO2's usual layout: key manager and control plane on one
@@ -31,16 +32,19 @@ use keygate_bus::{Envelope, EventBus, Subject, SubjectPrefix};
 use keygate_config::{Config, JwtSigningAlgorithm};
 use keygate_control::ControlPlane;
 use keygate_gateway::auth::keys::{JwksFetcher, JwksKeys, KeySource, KeySourceError};
+use keygate_gateway::remote::HttpUserClaims;
 use keygate_gateway::{
     FeedSubscriptions, Gateway, GatewaySettings, HttpJwksFetcher, HttpKeyValidator,
     HttpSnapshotSource, KeyValidationInfo, KeyValidationRequest, KeyValidator, KeyValidatorError,
     ProxySettings, RemoteService, Replica, ReplicaData, ReplicaFeed, RequestEvent,
     RequestEventError, RequestEventQueue, RequestEventSettings, RequestEventSink, SnapshotError,
-    SnapshotSource, StaticKeys, SystemClock, TrustedIssuer, UpstreamClient,
+    SnapshotSource, StaticKeys, SystemClock, TrustedIssuer, UpstreamClient, UserClaimsError,
+    UserClaimsSource,
 };
 use keygate_jose::{JwkSet, Keystore, KeystoreEntry, SigningKey};
 use keygate_km::KeyManager;
 use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -111,6 +115,41 @@ fn trusted_certificates(store: Option<&Keystore>) -> Vec<CertificateDer<'static>
             KeystoreEntry::PrivateKey { chain, .. } => chain.clone(),
         })
         .collect()
+}
+
+/// End users' claims from the co-located key manager's user store: the claims of the
+/// backend JWT's dialect and the user's roles, as the key manager's user-claims
+/// operation answers them to a remote gateway.
+#[derive(Clone)]
+struct LocalUserClaims(KeyManager);
+
+impl std::fmt::Debug for LocalUserClaims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LocalUserClaims")
+    }
+}
+
+#[async_trait]
+impl UserClaimsSource for LocalUserClaims {
+    async fn claims(&self, end_user: &str) -> Result<BTreeMap<String, String>, UserClaimsError> {
+        let username = end_user
+            .strip_suffix(keygate_model::SUPER_TENANT_DOMAIN)
+            .and_then(|rest| rest.strip_suffix('@'))
+            .unwrap_or(end_user);
+        let user = self
+            .0
+            .stores()
+            .users()
+            .user(username)
+            .await
+            .map_err(|e| UserClaimsError::Unavailable(e.to_string()))?
+            .ok_or_else(|| UserClaimsError::Unavailable("no such user".to_owned()))?;
+        let mut claims = user.claims;
+        if !user.roles.is_empty() {
+            claims.insert(keygate_model::claims::ROLE.to_owned(), user.roles.join(","));
+        }
+        Ok(claims)
+    }
 }
 
 /// The co-located key manager's JWK Set, read in-process.
@@ -378,6 +417,12 @@ impl GatewayRole {
         };
         if let Some(signer) = backend_jwt_signer(config)? {
             builder = builder.backend_jwt_signer(signer);
+        }
+        if config.jwt.enabled && config.jwt.enable_user_claims {
+            builder = builder.user_claims(match peers.key_manager {
+                Some(km) => Arc::new(LocalUserClaims(km.clone())),
+                None => Arc::new(HttpUserClaims::new(km_service.clone())),
+            });
         }
         let mut tasks = Vec::new();
         let events = config.throttling.enable_data_publishing.then(|| {
