@@ -12,9 +12,10 @@
 //! 6. [`backend_jwt`](crate::backend_jwt) — `X-JWT-Assertion`;
 //! 7. [`proxy`](crate::proxy) — the backend call (502, 504).
 //!
-//! Every refusal becomes a response in [`errors`](crate::errors) alone. The service is
-//! an axum [`Router`] whose fallback takes every request, so the server mounts it on the
-//! gateway listeners (8243, 8280) as it is.
+//! Every refusal becomes a response in [`errors`](crate::errors) alone. A listener calls
+//! [`Gateway::serve`] with what it knows of the connection ([`ClientConnection`]);
+//! [`Gateway::router`] is the same service as an axum [`Router`] whose fallback takes every
+//! request, reading the connection from the request's extensions.
 
 use crate::auth::keys::KeySourceError;
 use crate::auth::opaque::{KeyValidationRequest, KeyValidator};
@@ -78,6 +79,31 @@ pub enum GatewayBuildError {
     /// An issuer's keys.
     #[error(transparent)]
     Keys(#[from] KeySourceError),
+}
+
+/// What the listener knows of the connection a request came on.
+#[derive(Debug, Clone, Default)]
+pub struct ClientConnection {
+    /// The client's address.
+    pub peer: Option<SocketAddr>,
+    /// Whether the connection speaks TLS (for `X-Forwarded-Proto`).
+    pub tls: bool,
+    /// The leaf certificate the client presented, for certificate-bound tokens (RFC 8705).
+    pub certificate: Option<ClientCertificate>,
+}
+
+impl ClientConnection {
+    /// The connection as a request's extensions describe it: the peer from axum's
+    /// [`ConnectInfo`], the certificate from a [`ClientCertificate`].
+    pub fn from_extensions(extensions: &http::Extensions, tls: bool) -> ClientConnection {
+        ClientConnection {
+            peer: extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0),
+            tls,
+            certificate: extensions.get::<ClientCertificate>().cloned(),
+        }
+    }
 }
 
 /// What a request carries from phase to phase.
@@ -217,14 +243,6 @@ impl GatewayBuilder {
     }
 }
 
-/// The client address of a request, from the listener's connection info.
-fn client_ip(request: &http::request::Parts) -> Option<IpAddr> {
-    request
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
-}
-
 /// Total bytes of header names and values.
 fn header_bytes(headers: &http::HeaderMap) -> usize {
     headers
@@ -291,19 +309,28 @@ impl Gateway {
         })
     }
 
-    /// Sends one request through the pipeline, and records its metrics and access-log
+    /// Sends one request through the pipeline, the connection read from its extensions
+    /// ([`ClientConnection::from_extensions`]), and records its metrics and access-log
     /// line.
     pub async fn handle(&self, request: Request<Body>, tls: bool) -> Response<Body> {
+        let connection = ClientConnection::from_extensions(request.extensions(), tls);
+        self.serve(request, &connection).await
+    }
+
+    /// Sends one request that came on `connection` through the pipeline, and records its
+    /// metrics and access-log line.
+    pub async fn serve(
+        &self,
+        request: Request<Body>,
+        connection: &ClientConnection,
+    ) -> Response<Body> {
         let started = Instant::now();
         let method = request.method().clone();
         let path: Option<Box<str>> =
             observe::access_log_enabled().then(|| request.uri().path().into());
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip());
+        let peer = connection.peer.map(|peer| peer.ip());
         let mut observation = Observation::default();
-        let (response, code) = match self.pipeline(request, tls, &mut observation).await {
+        let (response, code) = match self.pipeline(request, connection, &mut observation).await {
             Ok(response) => (response, None),
             Err(error) => {
                 tracing::debug!(
@@ -351,7 +378,7 @@ impl Gateway {
     async fn pipeline(
         &self,
         request: Request<Body>,
-        tls: bool,
+        connection: &ClientConnection,
         observation: &mut Observation,
     ) -> Result<Response<Body>, GatewayError> {
         let (request, body) = request.into_parts();
@@ -370,12 +397,13 @@ impl Gateway {
             now_ms,
             replica,
             route,
-            client_ip: client_ip(&request),
+            client_ip: connection.peer.map(|peer| peer.ip()),
             token: None,
             principal: None,
             authorization: None,
         };
-        self.authenticate(&mut ctx, &request).await?;
+        self.authenticate(&mut ctx, &request, connection.certificate.as_ref())
+            .await?;
         observation.application = ctx.authorization.as_ref().map(|a| a.application.clone());
         let message_size = request
             .headers
@@ -436,7 +464,7 @@ impl Gateway {
             sized_body: request.headers.contains_key(CONTENT_LENGTH)
                 && !request.headers.contains_key(TRANSFER_ENCODING),
             assertion,
-            tls,
+            tls: connection.tls,
         };
         self.proxy(upstream, request, body).await
     }
@@ -446,6 +474,7 @@ impl Gateway {
         &self,
         ctx: &mut RequestContext<'r>,
         request: &'r http::request::Parts,
+        certificate: Option<&ClientCertificate>,
     ) -> Result<(), GatewayError> {
         let inner = &*self.inner;
         let resource = ctx
@@ -481,7 +510,7 @@ impl Gateway {
             &ctx.replica,
             ctx.now_ms,
             settings.leeway,
-            request.extensions.get::<ClientCertificate>(),
+            certificate,
         )?;
         let authorization = authorize(&ctx.replica, &ctx.route, &principal, ctx.client_ip)?;
         ctx.token = Some(token);

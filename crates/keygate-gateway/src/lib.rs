@@ -53,7 +53,9 @@ pub use events::{
     RequestEvent, RequestEventError, RequestEventQueue, RequestEventSettings, RequestEventSink,
 };
 pub use feed::{FeedSubscriptions, ReplicaFeed, SnapshotError, SnapshotSource};
-pub use gateway::{Clock, Gateway, GatewayBuildError, GatewayBuilder, SystemClock};
+pub use gateway::{
+    ClientConnection, Clock, Gateway, GatewayBuildError, GatewayBuilder, SystemClock,
+};
 pub use observe::ACCESS_LOG_TARGET;
 pub use proxy::{BackendEndpoint, ProxySettings, UpstreamClient};
 pub use remote::{HttpKeyValidator, HttpSnapshotSource, RemoteService, ServiceUrlError};

@@ -11,11 +11,15 @@
 //!
 //! Neither carries a token, a credential header or a query string: an API is named by
 //! its versioned context (`none` when no API matched), an application by its id. Labels
-//! are shared or static strings: recording an answered call copies no text.
+//! are shared or static strings, and each worker thread keeps the metric handles of the
+//! label sets it has seen: recording an answered call copies no text and looks nothing
+//! up in the recorder's registry.
 
 use crate::replica::ApplicationEntry;
 use crate::route::DeployedApi;
-use metrics::SharedString;
+use metrics::{Counter, Histogram, SharedString};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -95,35 +99,80 @@ fn status_label(status: u16) -> SharedString {
     SharedString::const_str(common)
 }
 
+/// The label set of a call's metrics. The API is told by its label's address, which
+/// cannot be reused while [`CallHandles`] holds the label.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct CallKey {
+    api: usize,
+    method: http::Method,
+    status: u16,
+    code: Option<u32>,
+}
+
+/// A label set's metric handles.
+struct CallHandles {
+    _api: Option<Arc<str>>,
+    requests: Counter,
+    duration: Histogram,
+}
+
+thread_local! {
+    /// This thread's handles, by label set.
+    static HANDLES: RefCell<HashMap<CallKey, CallHandles, foldhash::fast::RandomState>> =
+        RefCell::new(HashMap::default());
+}
+
+/// Counts a call and records its latency, through the handles of its label set
+/// (registered the first time this thread records it).
+fn count(call: &Finished<'_>, api: Option<&Arc<str>>, seconds: f64) {
+    let key = CallKey {
+        api: api.map_or(0, |label| Arc::as_ptr(label).cast::<u8>() as usize),
+        method: call.method.clone(),
+        status: call.status,
+        code: call.code,
+    };
+    HANDLES.with(|table| {
+        let mut table = table.borrow_mut();
+        let handles = table.entry(key).or_insert_with(|| {
+            let label = api.map_or(SharedString::const_str("none"), |label| {
+                SharedString::from_shared(label.clone())
+            });
+            let code = call.code.map_or(SharedString::const_str(""), |c| {
+                SharedString::from_owned(c.to_string())
+            });
+            CallHandles {
+                _api: api.cloned(),
+                requests: metrics::counter!(
+                    "keygate_gateway_requests_total",
+                    "api" => label.clone(),
+                    "method" => method_label(call.method),
+                    "status" => status_label(call.status),
+                    "code" => code,
+                ),
+                duration: metrics::histogram!(
+                    "keygate_gateway_request_duration_seconds",
+                    "api" => label,
+                ),
+            }
+        });
+        handles.requests.increment(1);
+        handles.duration.record(seconds);
+    });
+}
+
 /// Records a call's metrics and writes its access-log line.
 pub(crate) fn record(call: &Finished<'_>, observation: &Observation) {
     let elapsed = call.started.elapsed();
-    let api = observation
-        .api
-        .as_ref()
-        .map_or(SharedString::const_str("none"), |a| {
-            SharedString::from_shared(a.label.clone())
-        });
-    let code = call.code.map_or(SharedString::const_str(""), |c| {
-        SharedString::from_owned(c.to_string())
-    });
-    metrics::counter!(
-        "keygate_gateway_requests_total",
-        "api" => api.clone(),
-        "method" => method_label(call.method),
-        "status" => status_label(call.status),
-        "code" => code,
-    )
-    .increment(1);
-    metrics::histogram!("keygate_gateway_request_duration_seconds", "api" => api.clone())
-        .record(elapsed.as_secs_f64());
+    let label = observation.api.as_ref().map(|a| &a.label);
+    count(call, label, elapsed.as_secs_f64());
+    let api: &str = label.map_or("none", |label| label);
     tracing::info!(
         target: ACCESS_LOG_TARGET,
         method = call.method.as_str(),
         path = call.path,
         status = call.status,
         code = call.code,
-        api = &*api,
+        api,
         application = observation.application.as_ref().map(|a| &*a.id_text),
         client_ip = call.client_ip.map(tracing::field::display),
         micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
@@ -131,12 +180,28 @@ pub(crate) fn record(call: &Finished<'_>, observation: &Observation) {
     );
 }
 
+thread_local! {
+    /// This thread's cache-lookup counters, by cache and result.
+    static LOOKUPS: RefCell<Vec<(&'static str, bool, Counter)>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Counts one cache lookup.
 pub(crate) fn cache_lookup(cache: &'static str, hit: bool) {
-    metrics::counter!(
-        "keygate_gateway_cache_lookups_total",
-        "cache" => cache,
-        "result" => if hit { "hit" } else { "miss" },
-    )
-    .increment(1);
+    LOOKUPS.with(|lookups| {
+        let mut lookups = lookups.borrow_mut();
+        if let Some((_, _, counter)) = lookups
+            .iter()
+            .find(|(name, result, _)| *name == cache && *result == hit)
+        {
+            counter.increment(1);
+            return;
+        }
+        let counter = metrics::counter!(
+            "keygate_gateway_cache_lookups_total",
+            "cache" => cache,
+            "result" => if hit { "hit" } else { "miss" },
+        );
+        counter.increment(1);
+        lookups.push((cache, hit, counter));
+    });
 }

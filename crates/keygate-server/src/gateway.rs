@@ -34,12 +34,12 @@ use keygate_control::ControlPlane;
 use keygate_gateway::auth::keys::{JwksFetcher, JwksKeys, KeySource, KeySourceError};
 use keygate_gateway::remote::HttpUserClaims;
 use keygate_gateway::{
-    FeedSubscriptions, Gateway, GatewaySettings, HttpJwksFetcher, HttpKeyValidator,
-    HttpSnapshotSource, KeyValidationInfo, KeyValidationRequest, KeyValidator, KeyValidatorError,
-    ProxySettings, RemoteService, Replica, ReplicaData, ReplicaFeed, RequestEvent,
-    RequestEventError, RequestEventQueue, RequestEventSettings, RequestEventSink, SnapshotError,
-    SnapshotSource, StaticKeys, SystemClock, TrustedIssuer, UpstreamClient, UserClaimsError,
-    UserClaimsSource,
+    ClientConnection, FeedSubscriptions, Gateway, GatewaySettings, HttpJwksFetcher,
+    HttpKeyValidator, HttpSnapshotSource, KeyValidationInfo, KeyValidationRequest, KeyValidator,
+    KeyValidatorError, ProxySettings, RemoteService, Replica, ReplicaData, ReplicaFeed,
+    RequestEvent, RequestEventError, RequestEventQueue, RequestEventSettings, RequestEventSink,
+    SnapshotError, SnapshotSource, StaticKeys, SystemClock, TrustedIssuer, UpstreamClient,
+    UserClaimsError, UserClaimsSource,
 };
 use keygate_jose::{JwkSet, Keystore, KeystoreEntry, SigningKey};
 use keygate_km::KeyManager;
@@ -64,6 +64,46 @@ const STOP_WAIT: Duration = Duration::from_secs(5);
 const TOKEN_PATH: &str = "/oauth2/token";
 /// The key manager's revocation endpoint.
 const REVOKE_PATH: &str = "/oauth2/revoke";
+
+/// The paths of a gateway listener that are not API calls: the key manager's token
+/// endpoints, health and metrics.
+pub(crate) const OTHER_PATHS: [&str; 5] = [
+    "/token",
+    "/revoke",
+    "/health/live",
+    "/health/ready",
+    "/metrics",
+];
+
+/// What a gateway listener serves: API calls through the gateway, [`OTHER_PATHS`] through
+/// a router.
+pub(crate) struct GatewayListener {
+    gateway: Gateway,
+    other: Router,
+}
+
+impl GatewayListener {
+    /// Whether a path is an API call (anything but [`OTHER_PATHS`]).
+    pub(crate) fn is_api_call(&self, path: &str) -> bool {
+        !OTHER_PATHS.contains(&path)
+    }
+
+    /// Answers one request that came on `connection`.
+    pub(crate) async fn call(
+        &self,
+        request: hyper::Request<hyper::body::Incoming>,
+        connection: &ClientConnection,
+    ) -> Response {
+        let request = request.map(Body::new);
+        if self.is_api_call(request.uri().path()) {
+            return self.gateway.serve(request, connection).await;
+        }
+        match self.other.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+}
 
 /// The gateway role of a running node.
 pub(crate) struct GatewayRole {
@@ -480,13 +520,25 @@ impl GatewayRole {
         &self.gateway
     }
 
-    /// The routes of a gateway listener: `/token` and `/revoke` for the key manager,
-    /// `extra` (health and metrics), and every other path through the gateway.
-    pub(crate) fn router(&self, tls: bool, extra: Router) -> Router {
+    /// The service of a gateway listener: `/token` and `/revoke` for the key manager,
+    /// `extra` (health and metrics, at [`OTHER_PATHS`]) through a router wrapped in
+    /// `layer` (the listener's request metrics), and every other path straight through
+    /// the gateway, which records its own metrics.
+    pub(crate) fn listener<L>(&self, tls: bool, extra: Router, layer: L) -> GatewayListener
+    where
+        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower::Service<Request, Error = std::convert::Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<Request>>::Response: axum::response::IntoResponse + 'static,
+        <L::Service as tower::Service<Request>>::Future: Send + 'static,
+    {
         let token = self.token_endpoints.clone();
         let revoke = self.token_endpoints.clone();
         let gateway = self.gateway.clone();
-        Router::new()
+        let other = Router::new()
             .route(
                 "/token",
                 any(move |request: Request<Body>| {
@@ -506,6 +558,11 @@ impl GatewayRole {
                 let gateway = gateway.clone();
                 async move { gateway.handle(request, tls).await }
             })
+            .layer(layer);
+        GatewayListener {
+            gateway: self.gateway.clone(),
+            other,
+        }
     }
 
     /// Publishes the request events still queued and waits, briefly, for the background

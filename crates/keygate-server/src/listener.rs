@@ -1,18 +1,25 @@
 //! Listeners: which ports a node opens for its roles (with `[server] offset` already in
-//! `Config::ports`), and the accept loop that serves an axum router over HTTP/1.1 and
-//! HTTP/2, with or without TLS, until shutdown — then drains open connections. A TLS
-//! client's certificate chain, when it presented one, travels with each request: as the
-//! key manager's [`ClientCertificates`] and the gateway's [`ClientCertificate`] (its leaf),
-//! for RFC 8705.
+//! `Config::ports`), and the accept loop that serves them, with or without TLS, until
+//! shutdown — then drains open connections. A TLS client's certificate chain, when it
+//! presented one, travels with each request: as the key manager's [`ClientCertificates`]
+//! and the gateway's [`ClientCertificate`] (its leaf), for RFC 8705.
+//!
+//! The management listener serves an axum router over HTTP/1.1 and HTTP/2 (by ALPN, or
+//! the HTTP/2 preface in clear). The gateway listeners serve a [`GatewayListener`] as a
+//! plain hyper service: API calls go to the gateway directly, with what the listener knows
+//! of the connection, and only `/token`, `/revoke`, health and metrics through a router.
+//! 8243 speaks HTTP/2 when the client chose `h2` by ALPN and HTTP/1.1 otherwise; 8280
+//! speaks HTTP/1.1, and HTTP/2 to a client that opens with its preface (prior knowledge).
 
 use crate::ServerError;
+use crate::gateway::GatewayListener;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use keygate_config::{Config, Role};
-use keygate_gateway::ClientCertificate;
+use keygate_gateway::{ClientCertificate, ClientConnection};
 use keygate_km::ClientCertificates;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -110,13 +117,23 @@ pub(crate) async fn bind(plan: &ListenerPlan) -> Result<TcpListener, ServerError
         })
 }
 
-/// Serves `router` on `listener` until `shutdown` turns true, then stops accepting and
+/// What a listener serves.
+#[derive(Clone)]
+pub(crate) enum Service {
+    /// An axum router (the management listener, or a gateway listener of a node without
+    /// the gateway role).
+    Router(Router),
+    /// The gateway.
+    Gateway(Arc<GatewayListener>),
+}
+
+/// Serves `service` on `listener` until `shutdown` turns true, then stops accepting and
 /// waits up to [`DRAIN_TIMEOUT`] for open connections to finish.
 pub(crate) async fn serve(
     kind: ListenerKind,
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
-    router: Router,
+    service: Service,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let acceptor = tls.map(TlsAcceptor::from);
@@ -135,7 +152,7 @@ pub(crate) async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let router = router.clone();
+                let service = service.clone();
                 let watcher = graceful.watcher();
                 let builder = builder.clone();
                 let acceptor = acceptor.clone();
@@ -144,13 +161,20 @@ pub(crate) async fn serve(
                         Some(acceptor) => {
                             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                                 Ok(Ok(tls)) => {
-                                    let certificates = tls
-                                        .get_ref()
-                                        .1
+                                    let session = tls.get_ref().1;
+                                    let certificates = session
                                         .peer_certificates()
                                         .filter(|chain| !chain.is_empty())
                                         .map(|chain| ClientCertificates::new(chain.to_vec()));
-                                    serve_connection(&builder, TokioIo::new(tls), router, peer, certificates, watcher).await
+                                    let h2 = session.alpn_protocol() == Some(b"h2");
+                                    let io = TokioIo::new(tls);
+                                    match service {
+                                        Service::Router(router) => serve_connection(&builder, io, router, peer, certificates, watcher).await,
+                                        Service::Gateway(gateway) => {
+                                            let protocol = if h2 { Protocol::Http2 } else { Protocol::Http1 };
+                                            serve_gateway(&builder, io, gateway, peer, certificates, protocol, watcher).await
+                                        }
+                                    }
                                 }
                                 Ok(Err(error)) => {
                                     tracing::debug!(listener = kind.name(), %peer, %error, "TLS handshake failed");
@@ -162,7 +186,13 @@ pub(crate) async fn serve(
                                 }
                             }
                         }
-                        None => serve_connection(&builder, TokioIo::new(stream), router, peer, None, watcher).await,
+                        None => {
+                            let io = TokioIo::new(stream);
+                            match service {
+                                Service::Router(router) => serve_connection(&builder, io, router, peer, None, watcher).await,
+                                Service::Gateway(gateway) => serve_gateway(&builder, io, gateway, peer, None, Protocol::Sniffed, watcher).await,
+                            }
+                        }
                     };
                     if let Err(error) = outcome {
                         tracing::debug!(listener = kind.name(), %peer, %error, "connection ended with an error");
@@ -219,4 +249,71 @@ where
         });
     let conn = builder.serve_connection_with_upgrades(io, service);
     watcher.watch(conn.into_owned()).await
+}
+
+/// The HTTP version of a gateway connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// TLS without `h2` by ALPN.
+    Http1,
+    /// TLS with `h2` by ALPN.
+    Http2,
+    /// In clear: HTTP/2 when the client opens with its preface, else HTTP/1.1.
+    Sniffed,
+}
+
+/// Serves one gateway connection with hyper's HTTP/1.1 or HTTP/2 server: API calls go to
+/// the gateway with the connection's description; the other paths get the same request
+/// extensions as on any listener.
+async fn serve_gateway<I>(
+    builder: &ConnBuilder<TokioExecutor>,
+    io: I,
+    gateway: Arc<GatewayListener>,
+    peer: SocketAddr,
+    certificates: Option<ClientCertificates>,
+    protocol: Protocol,
+    watcher: Watcher,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let connection = Arc::new(ClientConnection {
+        peer: Some(peer),
+        tls: protocol != Protocol::Sniffed,
+        certificate: certificates
+            .as_ref()
+            .and_then(|chain| chain.0.first())
+            .map(|leaf| ClientCertificate(leaf.clone())),
+    });
+    let service = hyper::service::service_fn(
+        move |mut request: hyper::Request<hyper::body::Incoming>| {
+            let gateway = gateway.clone();
+            let connection = connection.clone();
+            if !gateway.is_api_call(request.uri().path()) {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                if let Some(chain) = &certificates {
+                    request.extensions_mut().insert(chain.clone());
+                }
+                if let Some(leaf) = &connection.certificate {
+                    request.extensions_mut().insert(leaf.clone());
+                }
+            }
+            async move { Ok::<_, std::convert::Infallible>(gateway.call(request, &connection).await) }
+        },
+    );
+    match protocol {
+        Protocol::Http1 => {
+            let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+            watcher.watch(conn).await.map_err(Into::into)
+        }
+        Protocol::Http2 => {
+            let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .serve_connection(io, service);
+            watcher.watch(conn).await.map_err(Into::into)
+        }
+        Protocol::Sniffed => {
+            let conn = builder.serve_connection(io, service);
+            watcher.watch(conn.into_owned()).await
+        }
+    }
 }

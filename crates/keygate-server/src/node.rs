@@ -3,7 +3,7 @@
 
 use crate::bootstrap::{self, AdminBootstrap};
 use crate::gateway::{GatewayRole, Peers};
-use crate::listener::{self, ListenerKind, ListenerPlan};
+use crate::listener::{self, ListenerKind, ListenerPlan, Service};
 use crate::{ServerError, cache_sync, control, handshake, health, metrics, tls, traffic};
 use axum::Router;
 use keygate_bus::{EventBus, Producer};
@@ -163,6 +163,8 @@ impl RunningNode {
 /// Starts a node. Nothing is left running when it returns an error.
 pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
     let started = Instant::now();
+    // The recorder before any listener: the gateway keeps the handles it first gets.
+    let _ = metrics::handle();
     let mut config = options.config.clone();
     let stores = Arc::new(bootstrap::open_stores(&config, MigrateMode::Apply).await?);
     let admin = bootstrap::ensure_admin(&config, &stores).await?;
@@ -273,7 +275,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
     let mut tasks = JoinSet::new();
     let mut listeners = Vec::with_capacity(bound.len());
     for (kind, tcp, addr) in bound {
-        let router = router_for(
+        let service = service_for(
             kind,
             stores.clone(),
             key_manager.as_ref(),
@@ -284,7 +286,13 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
             ListenerKind::Management => Some(management_tls.clone()),
             _ => kind.tls().then(|| tls_config.clone()),
         };
-        tasks.spawn(listener::serve(kind, tcp, tls, router, shutdown_rx.clone()));
+        tasks.spawn(listener::serve(
+            kind,
+            tcp,
+            tls,
+            service,
+            shutdown_rx.clone(),
+        ));
         listeners.push(BoundListener { kind, addr });
     }
     background.extend(metrics::spawn_upkeep(metrics::UPKEEP_INTERVAL));
@@ -312,20 +320,23 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
     })
 }
 
-fn router_for(
+/// What a listener serves. On a gateway listener API calls skip the listener's request
+/// metrics (`keygate_http_requests_total`): the gateway counts them once, in
+/// `keygate_gateway_requests_total`.
+fn service_for(
     kind: ListenerKind,
     stores: Arc<Stores>,
     key_manager: Option<&KeyManager>,
     control_plane: Option<&ControlPlane>,
     gateway: Option<&GatewayRole>,
-) -> Router {
+) -> Service {
     let name = kind.name();
     let track = axum::middleware::from_fn(move |request, next| metrics::track(name, request, next));
     let shared = health::routes(stores.clone()).merge(metrics::routes());
     if let (Some(gateway), ListenerKind::GatewayHttps | ListenerKind::GatewayHttp) = (gateway, kind)
     {
         // Every path but health, metrics, /token and /revoke is an API call.
-        return gateway.router(kind.tls(), shared).layer(track);
+        return Service::Gateway(Arc::new(gateway.listener(kind.tls(), shared, track)));
     }
     let mut router = Router::new();
     if kind == ListenerKind::Management {
@@ -336,7 +347,7 @@ fn router_for(
             router = router.merge(control_plane.router());
         }
     }
-    router.merge(shared).fallback(not_found).layer(track)
+    Service::Router(router.merge(shared).fallback(not_found).layer(track))
 }
 
 async fn not_found(
