@@ -27,6 +27,7 @@ pub mod events;
 pub mod feed;
 mod gateway;
 mod observe;
+mod pool;
 pub mod proxy;
 pub mod remote;
 pub mod replica;

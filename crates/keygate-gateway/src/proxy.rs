@@ -1,9 +1,10 @@
 //! The proxy phase: forwarding an admitted request to its backend and the answer back.
 //!
-//! One pooled client (hyper-util's legacy `Client` over hyper-rustls) speaks HTTP/1.1 to
-//! plain backends and HTTP/1.1 or HTTP/2 (by ALPN) to TLS backends, whose certificates are
-//! checked against the WebPKI roots plus the `[truststore]` certificates. Bodies stream
-//! both ways; nothing is buffered.
+//! Plain (`http://`) backends get HTTP/1.1 over kept-alive connections pooled per worker
+//! thread ([`crate::pool`]: no lock and no extra task per call); TLS backends get
+//! HTTP/1.1 or HTTP/2 (by ALPN) through hyper-util's pooled client over hyper-rustls, their
+//! certificates checked against the WebPKI roots plus the `[truststore]` certificates.
+//! Bodies stream both ways; nothing is buffered.
 //!
 //! The request to the backend keeps method, headers and query; its path is the
 //! endpoint's base path followed by what came after the API's context. Hop-by-hop headers
@@ -18,11 +19,11 @@
 //! so only idempotent methods without a body are safe to retry.
 
 use crate::errors::{GatewayError, UpstreamFailure};
+use crate::pool::{self, PlainPool};
 use axum::body::Body;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme, Uri};
 use http::{Method, Request, Response};
-use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -281,6 +282,7 @@ pub enum ProxyBuildError {
 #[derive(Clone)]
 pub struct UpstreamClient {
     client: Client<HttpsConnector<HttpConnector>, Body>,
+    plain: Arc<PlainPool>,
     response_timeout: Duration,
 }
 
@@ -331,38 +333,75 @@ impl UpstreamClient {
             .build(connector);
         Ok(UpstreamClient {
             client,
+            plain: Arc::new(PlainPool::new(
+                settings.connect_timeout,
+                settings.pool_idle_timeout,
+                settings.pool_max_idle_per_host,
+            )),
             response_timeout: settings.response_timeout,
         })
     }
 
-    /// Sends `request` and waits for the response head within the response timeout.
-    pub async fn send(&self, request: Request<Body>) -> Result<Response<Incoming>, ProxyError> {
+    /// Sends `request` (an absolute URI) and waits for the response head within the
+    /// response timeout; the body streams.
+    pub async fn send(&self, request: Request<Body>) -> Result<Response<Body>, ProxyError> {
         let replayable = idempotent(request.method())
             && request
                 .headers()
                 .get(header::CONTENT_LENGTH)
                 .is_none_or(|v| v.as_bytes() == b"0")
             && !request.headers().contains_key(header::TRANSFER_ENCODING);
+        let timed_out = ProxyError {
+            failure: UpstreamFailure::ResponseTimeout,
+            retry_safe: replayable,
+        };
+        if request.uri().scheme() == Some(&Scheme::HTTP) && request.uri().authority().is_some() {
+            let (authority, request) = origin_form(request)?;
+            return tokio::time::timeout(
+                self.response_timeout,
+                self.plain.send(&authority, request, replayable),
+            )
+            .await
+            .unwrap_or(Err(timed_out));
+        }
         match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
-            Ok(Ok(response)) => Ok(response),
+            Ok(Ok(response)) => Ok(response.map(Body::new)),
             Ok(Err(error)) => {
                 let classified = classify(&error, replayable);
                 tracing::debug!(failure = ?classified.failure, %error, "backend call failed");
                 Err(classified)
             }
-            Err(_) => Err(ProxyError {
-                failure: UpstreamFailure::ResponseTimeout,
-                retry_safe: replayable,
-            }),
+            Err(_) => Err(timed_out),
         }
     }
 }
 
+/// A request with an absolute URI as a plain HTTP/1.1 client sends it: its URI in
+/// origin form (`/path?query`) and `Host` naming the authority, with the authority to
+/// connect to.
+fn origin_form(request: Request<Body>) -> Result<(Authority, Request<Body>), ProxyError> {
+    let refused = ProxyError {
+        failure: UpstreamFailure::ConnectFailed,
+        retry_safe: true,
+    };
+    let (mut parts, body) = request.into_parts();
+    let mut uri = std::mem::take(&mut parts.uri).into_parts();
+    let authority = uri.authority.take().ok_or(refused)?;
+    let host = pool::host_header(&authority).ok_or(refused)?;
+    parts.uri = match uri.path_and_query.take() {
+        Some(path) => Uri::from(path),
+        None => Uri::from_static("/"),
+    };
+    let mut request = Request::from_parts(parts, body);
+    pool::ensure_host(&mut request, &host);
+    Ok((authority, request))
+}
+
 /// The backend's response as the client gets it: hop-by-hop headers out, body streamed.
-pub fn downstream_response(response: Response<Incoming>) -> Response<Body> {
+pub fn downstream_response(response: Response<Body>) -> Response<Body> {
     let (mut parts, body) = response.into_parts();
     remove_hop_by_hop(&mut parts.headers);
-    Response::from_parts(parts, Body::new(body))
+    Response::from_parts(parts, body)
 }
 
 #[cfg(test)]
