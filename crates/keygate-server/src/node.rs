@@ -151,6 +151,7 @@ impl RunningNode {
             traffic_manager.shutdown().await;
         }
         self.stores.close().await;
+        crate::telemetry::flush();
     }
 
     /// Stops accepting, drains open connections, closes storage.
