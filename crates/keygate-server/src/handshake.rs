@@ -466,11 +466,15 @@ fn summarize(certificate: &CertificateDer<'_>) -> CertificateSummary {
 
 /// Where the node's truststore is and how to add a certificate to it.
 fn import_advice(truststore: Option<&KeystoreRef>, alias: &str) -> String {
+    // The file as the operator finds it, whatever directory the node was started from.
+    let absolute = |store: &KeystoreRef| {
+        std::path::absolute(&store.file).unwrap_or_else(|_| store.file.clone())
+    };
     match truststore {
         Some(store) if store.kind == KeystoreKind::Pem => format!(
             "append the key manager's certificate (PEM) to this node's truststore {} \
              ([truststore] file_name)",
-            store.file.display()
+            absolute(store).display()
         ),
         Some(store) => format!(
             "import the key manager's certificate into this node's truststore {file} \
@@ -478,7 +482,7 @@ fn import_advice(truststore: Option<&KeystoreRef>, alias: &str) -> String {
              key-manager.crt -keystore {file} -storepass <[truststore] password>`, where \
              key-manager.crt comes from the key manager's keystore (`keytool -exportcert -rfc \
              -alias wso2carbon -keystore wso2carbon.jks -file key-manager.crt`)",
-            file = store.file.display()
+            file = absolute(store).display()
         ),
         None => format!(
             "this node has no [truststore]: import the key manager's certificate into a \
