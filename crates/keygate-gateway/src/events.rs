@@ -25,8 +25,10 @@ use tokio::task::JoinHandle;
 pub const DEFAULT_QUEUE_CAPACITY: usize = 65_536;
 /// Default largest number of events handed to the sink at once.
 pub const DEFAULT_BATCH_SIZE: usize = 512;
-/// Default longest time an event waits before its batch goes out.
-pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+/// Default longest time an event waits before its batch goes out: short, because the
+/// traffic managers' leases follow what they have counted (the ingestion producer
+/// batches again, also for 5 ms at most).
+pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(5);
 
 /// Why a sink could not take a batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -104,11 +106,14 @@ impl RequestEventQueue {
                 false
             };
             pending.push_back(event);
-            (dropped, pending.len() >= self.settings.batch_size)
+            let len = pending.len();
+            (dropped, len == 1 || len >= self.settings.batch_size)
         };
         if dropped {
             self.count_dropped(1);
         }
+        // The first event wakes the publishing task, which then waits out the flush
+        // interval unless a full batch wakes it sooner.
         if full_batch {
             self.ready.notify_one();
         }
@@ -169,14 +174,20 @@ impl RequestEventQueue {
     }
 
     /// Starts the task that publishes batches to `sink`: when a batch is full, and at
-    /// least every flush interval; it ends after [`RequestEventQueue::close`].
+    /// most a flush interval after the first event of a batch arrived; idle, it sleeps
+    /// until an event arrives. It ends after [`RequestEventQueue::close`].
     pub fn spawn(self: &Arc<Self>, sink: Arc<dyn RequestEventSink>) -> JoinHandle<()> {
         let queue = self.clone();
         tokio::spawn(async move {
             loop {
-                tokio::select! {
-                    () = queue.ready.notified() => {}
-                    () = tokio::time::sleep(queue.settings.flush_interval) => {}
+                if queue.is_empty() && !queue.closed.load(Ordering::SeqCst) {
+                    queue.ready.notified().await;
+                }
+                if queue.len() < queue.settings.batch_size && !queue.closed.load(Ordering::SeqCst) {
+                    tokio::select! {
+                        () = queue.ready.notified() => {}
+                        () = tokio::time::sleep(queue.settings.flush_interval) => {}
+                    }
                 }
                 queue.flush(sink.as_ref()).await;
                 if queue.closed.load(Ordering::SeqCst) {

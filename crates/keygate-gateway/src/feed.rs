@@ -10,6 +10,17 @@
 //! [`SnapshotSource`]; resyncs that arrive together cost one snapshot. A failed snapshot
 //! is retried with a growing pause until one succeeds.
 //!
+//! Throttle data carries the traffic managers' decisions, their quota leases
+//! ([`keygate_throttle::lease`]) — of which the feed takes those granted to this gateway
+//! (the origin node of its request events, [`TrafficLink::node`]) — and their heartbeats:
+//! while a leading traffic manager's heartbeat is less than [`FOLLOW_LEASES_MS`] old, and
+//! the gateway reports its requests to traffic managers, it stops at its leases. On every
+//! (re)subscription to throttle data the gateway asks the traffic managers to catch it up
+//! ([`THROTTLE_CATCH_UP`]): they answer the decisions in force and its leases, so a gateway
+//! restarted mid-window obeys them at once. With `enable_decision_connection = false` the
+//! gateway does not subscribe to throttle data at all ([`FeedSubscriptions::subscribe_with`])
+//! and counts every limit alone.
+//!
 //! Revocations are applied the moment their event arrives, outside the notification
 //! revision sequence (the key manager numbers its own events). They are also kept for a
 //! while and laid again over each new snapshot, so a revoke-all that the data service
@@ -20,6 +31,9 @@ use crate::replica::{ApplyOutcome, Replica, ReplicaChange, ReplicaData, Revocati
 use async_trait::async_trait;
 use keygate_bus::{BusError, BusMessage, Envelope, EventBus, Subject, SubjectPrefix};
 use keygate_model::{RevokedToken, RevokedTokenType, SUPER_TENANT_DOMAIN, Tenant};
+use keygate_throttle::lease::{
+    CatchUp, Heartbeat, LeaseBatch, THROTTLE_CATCH_UP, THROTTLE_LEASE, TRAFFIC_MANAGER_HEARTBEAT,
+};
 use keygate_throttle::{GatewayThrottle, ThrottleDecision};
 use serde::Deserialize;
 use std::collections::VecDeque;
@@ -39,6 +53,9 @@ pub const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 pub const SUBJECT_REVOCATION_RETENTION: Duration = Duration::from_secs(24 * 3600);
 /// The most revocations kept to lay over new snapshots.
 pub const MAX_RETAINED_REVOCATIONS: usize = 100_000;
+/// How long a leading traffic manager's heartbeat keeps the gateway following leases
+/// (traffic managers beat every 250 ms and take over from a silent leader after 1 s).
+pub const FOLLOW_LEASES_MS: i64 = 3_000;
 /// Messages waiting between the subscriptions and the feed task.
 const CHANNEL_CAPACITY: usize = 4096;
 
@@ -78,16 +95,29 @@ impl FeedSubscriptions {
         bus: &dyn EventBus,
         prefix: &SubjectPrefix,
     ) -> Result<FeedSubscriptions, BusError> {
+        Self::subscribe_with(bus, prefix, true).await
+    }
+
+    /// Subscribes to the feed's subjects under `prefix`, throttle data only with
+    /// `decisions` (`enable_decision_connection`).
+    pub async fn subscribe_with(
+        bus: &dyn EventBus,
+        prefix: &SubjectPrefix,
+        decisions: bool,
+    ) -> Result<FeedSubscriptions, BusError> {
         let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
         let mut pumps = Vec::with_capacity(3);
-        for (feed, subject) in [
+        let mut subjects = vec![
             (FeedSubject::Notification, Subject::notification(prefix)),
             (
                 FeedSubject::TokenRevocation,
                 Subject::token_revocation(prefix),
             ),
-            (FeedSubject::ThrottleData, Subject::throttle_data(prefix)),
-        ] {
+        ];
+        if decisions {
+            subjects.push((FeedSubject::ThrottleData, Subject::throttle_data(prefix)));
+        }
+        for (feed, subject) in subjects {
             let mut subscription = match bus.subscribe(&subject).await {
                 Ok(subscription) => subscription,
                 Err(error) => {
@@ -195,6 +225,52 @@ struct Retained {
     keep_until_ms: i64,
 }
 
+/// How a gateway reaches the traffic managers beyond its request events.
+#[derive(Clone)]
+pub struct TrafficLink {
+    /// Where catch-up requests are published (the node's publishing bus).
+    pub publisher: Arc<dyn EventBus>,
+    /// Subject prefix.
+    pub prefix: SubjectPrefix,
+    /// This gateway as its request events name it (their origin node).
+    pub node: String,
+    /// Whether it follows quota leases: it reports its requests to traffic managers.
+    pub follow_leases: bool,
+}
+
+impl fmt::Debug for TrafficLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrafficLink")
+            .field("node", &self.node)
+            .field("follow_leases", &self.follow_leases)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TrafficLink {
+    /// Asks the traffic managers for the decisions in force and this gateway's leases.
+    pub fn request_catch_up(&self) {
+        let link = self.clone();
+        tokio::spawn(async move {
+            let now = crate::gateway::Clock::now_ms(&crate::gateway::SystemClock);
+            let envelope = Envelope {
+                id: format!("{}:catch-up:{now}", link.node),
+                event_type: THROTTLE_CATCH_UP.to_owned(),
+                revision: u64::try_from(now).unwrap_or(0),
+                time: now,
+                origin_node: link.node.clone(),
+                payload: serde_json::json!(CatchUp {
+                    node: link.node.clone()
+                }),
+            };
+            let subject = Subject::throttle_request(&link.prefix);
+            if let Err(error) = link.publisher.publish(&subject, &envelope).await {
+                tracing::warn!(%error, "throttle catch-up not requested");
+            }
+        });
+    }
+}
+
 /// Keeps a gateway's replica and throttle decisions current.
 pub struct ReplicaFeed {
     replica: Arc<Replica>,
@@ -203,6 +279,7 @@ pub struct ReplicaFeed {
     clock: Arc<dyn Clock>,
     retained: VecDeque<Retained>,
     need_snapshot: bool,
+    traffic: Option<TrafficLink>,
 }
 
 impl fmt::Debug for ReplicaFeed {
@@ -229,7 +306,16 @@ impl ReplicaFeed {
             clock,
             retained: VecDeque::new(),
             need_snapshot: true,
+            traffic: None,
         }
+    }
+
+    /// Asks `link`'s traffic managers to catch the gateway up on every (re)subscription to
+    /// throttle data, and follows the leases granted to `link.node` (when
+    /// `link.follow_leases`).
+    pub fn with_traffic_link(mut self, link: TrafficLink) -> Self {
+        self.traffic = Some(link);
+        self
     }
 
     /// Takes one message; answers whether the replica now needs a snapshot.
@@ -240,7 +326,11 @@ impl ReplicaFeed {
                     tracing::debug!(?subject, ?reason, "replica resync requested");
                     return true;
                 }
-                // Decisions expire on their own; there is nothing to reload.
+                // Decisions expire on their own; what is in force now comes from the
+                // traffic managers.
+                if let Some(link) = &self.traffic {
+                    link.request_catch_up();
+                }
                 return false;
             }
             BusMessage::Event(envelope) => envelope,
@@ -309,6 +399,36 @@ impl ReplicaFeed {
     }
 
     fn throttle_data(&self, envelope: &Envelope) {
+        let now_ms = self.clock.now_ms();
+        match envelope.event_type.as_str() {
+            THROTTLE_LEASE => {
+                let Some(link) = self.traffic.as_ref().filter(|l| l.follow_leases) else {
+                    return;
+                };
+                match serde_json::from_value::<LeaseBatch>(envelope.payload.clone()) {
+                    Ok(batch) => {
+                        let decisions = self.throttle.decisions();
+                        for lease in batch.leases.iter().filter(|l| l.node == link.node) {
+                            decisions.apply_lease(lease, now_ms);
+                        }
+                    }
+                    Err(_) => tracing::debug!("quota leases not understood; ignored"),
+                }
+                return;
+            }
+            TRAFFIC_MANAGER_HEARTBEAT => {
+                if self.traffic.as_ref().is_some_and(|l| l.follow_leases)
+                    && let Ok(beat) = serde_json::from_value::<Heartbeat>(envelope.payload.clone())
+                    && beat.leader
+                {
+                    self.throttle
+                        .decisions()
+                        .follow_leases_until(now_ms.saturating_add(FOLLOW_LEASES_MS));
+                }
+                return;
+            }
+            _ => {}
+        }
         match serde_json::from_value::<ThrottleDecision>(envelope.payload.clone()) {
             Ok(decision) => {
                 self.throttle
@@ -348,6 +468,9 @@ impl ReplicaFeed {
     ) -> Result<u64, SnapshotError> {
         let revision = self.resync().await?;
         self.need_snapshot = false;
+        if let Some(link) = &self.traffic {
+            link.request_catch_up();
+        }
         while let Ok((subject, message)) = subscriptions.receiver.try_recv() {
             if matches!(message, BusMessage::Event(_)) {
                 self.need_snapshot |= self.handle(subject, message);

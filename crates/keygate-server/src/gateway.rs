@@ -465,12 +465,13 @@ impl GatewayRole {
             });
         }
         let mut tasks = Vec::new();
+        let link = crate::traffic::gateway_link(config, peers.bus.clone());
         let events = config.throttling.enable_data_publishing.then(|| {
             let queue = RequestEventQueue::new(RequestEventSettings::default());
             tasks.push(queue.spawn(Arc::new(BusRequestEvents {
                 bus: peers.bus.clone(),
                 subject: Subject::throttle_request(&SubjectPrefix::default()),
-                origin_node: format!("{}#gateway", config.server.hostname),
+                origin_node: link.node.clone(),
                 revision: AtomicU64::new(u64::try_from(now_ms()).unwrap_or(0)),
             })));
             queue
@@ -486,16 +487,20 @@ impl GatewayRole {
             Some(control) => Arc::new(LocalSnapshotSource(control.clone())),
             None => Arc::new(HttpSnapshotSource::new(control_service)),
         };
-        let mut subscriptions =
-            FeedSubscriptions::subscribe(peers.bus.as_ref(), &SubjectPrefix::default())
-                .await
-                .map_err(|e| config_error("event bus", e))?;
+        let mut subscriptions = FeedSubscriptions::subscribe_with(
+            peers.bus.as_ref(),
+            &SubjectPrefix::default(),
+            config.throttling.enable_decision_connection,
+        )
+        .await
+        .map_err(|e| config_error("event bus", e))?;
         let mut feed = ReplicaFeed::new(
             replica,
             gateway.throttle_state().clone(),
             source,
             Arc::new(SystemClock),
-        );
+        )
+        .with_traffic_link(link);
         match tokio::time::timeout(FIRST_SNAPSHOT_WAIT, feed.prime(&mut subscriptions)).await {
             Ok(Ok(revision)) => tracing::debug!(revision, "gateway replica ready"),
             Ok(Err(error)) => tracing::warn!(%error, "gateway starts without a snapshot; retrying"),

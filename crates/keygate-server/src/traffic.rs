@@ -18,6 +18,8 @@ use keygate_bus::{
     SubjectPrefix, Subscription,
 };
 use keygate_config::{Config, Role};
+use keygate_gateway::feed::TrafficLink;
+use keygate_traffic::THROTTLE_CATCH_UP;
 use keygate_traffic::{IngestListeners, RunningTrafficManager, TrafficManager, TrafficSettings};
 use rustls_pki_types::CertificateDer;
 use std::net::{IpAddr, SocketAddr};
@@ -117,7 +119,7 @@ impl EventBus for ProducerBus {
             // Subjects traffic managers do not relay go straight to the broker.
             return self.bus.publish(subject, event).await;
         };
-        if topic == Topic::ThrottleRequest {
+        if topic == Topic::ThrottleRequest && event.event_type != THROTTLE_CATCH_UP {
             // A traffic manager counts one request per event: a gateway's batch is split.
             for (i, request) in request_batch(event).into_iter().enumerate() {
                 self.producer.send_request(Envelope {
@@ -143,6 +145,27 @@ impl EventBus for ProducerBus {
 
     fn transport(&self) -> &'static str {
         self.bus.transport()
+    }
+}
+
+/// How the gateway role reaches the traffic managers: its name on request events (the
+/// host name, `#gateway-` and a random suffix, so that leases reach this one gateway even
+/// when several share a host name), catch-up requests through `publishing`, and leases
+/// followed when its request events reach traffic managers and it hears their decisions.
+pub(crate) fn gateway_link(config: &Config, publishing: Arc<dyn EventBus>) -> TrafficLink {
+    let throttling = &config.throttling;
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    TrafficLink {
+        publisher: publishing,
+        prefix: SubjectPrefix::default(),
+        node: format!(
+            "{}#gateway-{}",
+            config.server.hostname,
+            suffix.get(..12).unwrap_or(&suffix)
+        ),
+        follow_leases: throttling.enable_data_publishing
+            && throttling.enable_decision_connection
+            && !throttling.url_groups.is_empty(),
     }
 }
 

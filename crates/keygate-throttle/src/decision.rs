@@ -8,13 +8,15 @@
 
 use crate::condition::IpMatch;
 use crate::error::ThrottleError;
+use crate::lease::{QuotaLease, starter_cap};
 use crate::shard::ShardedMap;
+use crate::window::Limit;
 use foldhash::fast::RandomState;
 use keygate_model::{BlockCondition, BlockConditionType};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 /// A traffic manager's verdict on one key: `{key, throttled, expiry}` on the wire.
 ///
@@ -33,10 +35,21 @@ pub struct ThrottleDecision {
     pub expiry_ms: i64,
 }
 
-/// The throttle decisions in force at a gateway.
+/// This gateway's lease on one key: its cap in the window ending at `expiry_ms`.
+#[derive(Debug, Clone, Copy)]
+struct LeaseSlot {
+    cap: u64,
+    expiry_ms: i64,
+}
+
+/// The throttle decisions and quota leases in force at a gateway.
 pub struct DecisionTable {
     until: ShardedMap<i64>,
     entries: AtomicUsize,
+    leases: ShardedMap<LeaseSlot>,
+    /// Leases are followed until then (unix milliseconds): a leading traffic manager's
+    /// heartbeat moves it on.
+    follow_leases_until: AtomicI64,
 }
 
 impl DecisionTable {
@@ -45,7 +58,74 @@ impl DecisionTable {
         Self {
             until: ShardedMap::new(),
             entries: AtomicUsize::new(0),
+            leases: ShardedMap::new(),
+            follow_leases_until: AtomicI64::new(i64::MIN),
         }
+    }
+
+    /// Follows leases until `until_ms` (a leading traffic manager's heartbeat arrived);
+    /// an earlier time than the one already set changes nothing.
+    pub fn follow_leases_until(&self, until_ms: i64) {
+        self.follow_leases_until
+            .fetch_max(until_ms, Ordering::Relaxed);
+    }
+
+    /// Stops following leases: every key is counted against its whole limit again.
+    pub fn stop_following_leases(&self) {
+        self.follow_leases_until.store(i64::MIN, Ordering::Relaxed);
+    }
+
+    /// Whether leases are followed at `now_ms`.
+    pub fn follows_leases(&self, now_ms: i64) -> bool {
+        self.follow_leases_until.load(Ordering::Relaxed) > now_ms
+    }
+
+    /// Takes in a lease for this gateway received at `now_ms`. A lease of an ended window
+    /// changes nothing; of a later window than the one held, it replaces it; of the same
+    /// window, the higher cap holds (caps only grow within a window). Answers whether the
+    /// table changed.
+    pub fn apply_lease(&self, lease: &QuotaLease, now_ms: i64) -> bool {
+        if lease.expiry_ms <= now_ms {
+            return false;
+        }
+        self.leases.upsert(
+            &lease.key,
+            |_| LeaseSlot {
+                cap: 0,
+                expiry_ms: i64::MIN,
+            },
+            |slot| {
+                if lease.expiry_ms > slot.expiry_ms {
+                    *slot = LeaseSlot {
+                        cap: lease.cap,
+                        expiry_ms: lease.expiry_ms,
+                    };
+                    true
+                } else if lease.expiry_ms == slot.expiry_ms && lease.cap > slot.cap {
+                    slot.cap = lease.cap;
+                    true
+                } else {
+                    false
+                }
+            },
+        )
+    }
+
+    /// The cap this gateway holds on `key` in the window of `now_ms` under `limit`: its
+    /// lease, the [`starter_cap`] when it holds none for that window, or `None` when leases
+    /// are not followed.
+    pub fn lease_cap(&self, key: &str, limit: &Limit, now_ms: i64) -> Option<u64> {
+        if !self.follows_leases(now_ms) {
+            return None;
+        }
+        let window_end = limit.window_end(now_ms);
+        let leased = self
+            .leases
+            .update(key, |slot| {
+                (slot.expiry_ms == window_end).then_some(slot.cap)
+            })
+            .flatten();
+        Some(leased.unwrap_or_else(|| starter_cap(limit.max)))
     }
 
     /// Applies `decision` received at `now_ms`. A throttle that has already expired changes
@@ -98,7 +178,7 @@ impl DecisionTable {
     pub fn purge_expired(&self, now_ms: i64) -> usize {
         let removed = self.until.retain(|_, until| *until > now_ms);
         self.entries.fetch_sub(removed, Ordering::Relaxed);
-        removed
+        removed + self.leases.retain(|_, slot| slot.expiry_ms > now_ms)
     }
 
     /// Number of keys with a decision, expired ones not yet purged included.

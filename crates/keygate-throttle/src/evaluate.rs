@@ -5,7 +5,8 @@
 //! custom policies (900806), and last the backend's hard limit (900801).
 //!
 //! At every level the traffic managers' decisions are obeyed first, then the gateway's own
-//! window counter for the key is taken. A request refused at a later level gives back what
+//! window counter for the key is taken — against the traffic manager's quota lease for the
+//! key when the gateway follows leases ([`crate::lease`]), against the whole limit otherwise. A request refused at a later level gives back what
 //! earlier levels counted for it, so a refused request uses no quota. An admitted request
 //! answers with the keys it was counted under, each with its limit: the request event the
 //! gateway sends to the traffic managers.
@@ -304,7 +305,16 @@ impl Pass<'_> {
         let counters = self.throttle.table(level);
         let cost = limit.cost(self.message_size);
         let counted = if stop_on_quota_reach {
-            match counters.try_acquire(key, limit, cost, self.now_ms) {
+            // With a traffic manager's lease the gateway stops at its cap, else at the limit.
+            let leased = self
+                .throttle
+                .decisions
+                .lease_cap(key, limit, self.now_ms)
+                .map(|cap| Limit {
+                    max: cap.min(limit.max),
+                    ..*limit
+                });
+            match counters.try_acquire(key, leased.as_ref().unwrap_or(limit), cost, self.now_ms) {
                 Acquisition::Admitted(counted) => counted,
                 Acquisition::Refused { retry_at_ms } => {
                     return Err(Refusal { code, retry_at_ms });

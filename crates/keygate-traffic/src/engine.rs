@@ -6,9 +6,10 @@
 //! Decisions depend only on the reports and the times the caller passes, so two traffic
 //! managers fed the same stream decide the same.
 
+use crate::leases::LeaseBook;
 use crate::policy::TrafficPolicies;
 use keygate_throttle::window::{CountedKey, Limit};
-use keygate_throttle::{GlobalCounter, RequestEvent, ThrottleDecision};
+use keygate_throttle::{GlobalCounter, QuotaLease, RequestEvent, ThrottleDecision};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -80,6 +81,7 @@ pub struct DecisionEngine {
     policies: RwLock<TrafficPolicies>,
     keys_by_policy: Mutex<HashMap<String, BTreeSet<Arc<str>>>>,
     authoritative: bool,
+    leases: LeaseBook,
 }
 
 impl DecisionEngine {
@@ -91,6 +93,7 @@ impl DecisionEngine {
             policies: RwLock::new(policies),
             keys_by_policy: Mutex::new(HashMap::new()),
             authoritative,
+            leases: LeaseBook::new(),
         }
     }
 
@@ -103,6 +106,34 @@ impl DecisionEngine {
 
     /// Counts one report, appending the decisions it causes.
     pub fn ingest(&self, report: &RequestReport, decisions: &mut Vec<ThrottleDecision>) {
+        let event = self.resolve(report);
+        self.counter.ingest(&event, decisions);
+    }
+
+    /// Counts one report of gateway `node` received at `now_ms`, appending the decisions it
+    /// causes and, when `grant` (the leading traffic manager), the leases.
+    pub fn ingest_from(
+        &self,
+        node: &str,
+        report: &RequestReport,
+        now_ms: i64,
+        grant: bool,
+        decisions: &mut Vec<ThrottleDecision>,
+        leases: &mut Vec<QuotaLease>,
+    ) {
+        let event = self.resolve(report);
+        self.counter.ingest(&event, decisions);
+        self.leases.record(node, &event, now_ms, grant, leases);
+    }
+
+    /// The quota leases of gateways ([`LeaseBook`]).
+    pub fn leases(&self) -> &LeaseBook {
+        &self.leases
+    }
+
+    /// The report with each key's limit: the traffic manager's own when it knows the
+    /// policy, else the reported one; keys with neither are left out.
+    fn resolve(&self, report: &RequestReport) -> RequestEvent {
         let mut keys = Vec::with_capacity(report.keys.len());
         {
             let policies = self
@@ -131,16 +162,16 @@ impl DecisionEngine {
                 }
             }
         }
-        let event = RequestEvent {
+        RequestEvent {
             time_ms: report.time_ms,
             message_size: report.message_size,
             keys,
-        };
-        self.counter.ingest(&event, decisions);
+        }
     }
 
     /// Releases the keys whose window has ended by `now_ms` and forgets them.
     pub fn tick(&self, now_ms: i64, decisions: &mut Vec<ThrottleDecision>) {
+        self.leases.purge(now_ms);
         if self.counter.release_ended(now_ms, decisions) > 0 {
             let mut index = self.keys_by_policy();
             for keys in index.values_mut() {

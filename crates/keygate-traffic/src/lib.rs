@@ -35,6 +35,7 @@
 pub mod clock;
 pub mod dedup;
 pub mod engine;
+pub mod leases;
 mod listener;
 pub mod policy;
 mod relay;
@@ -42,8 +43,9 @@ pub mod settings;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{DecisionEngine, ReportedKey, RequestReport};
+pub use keygate_throttle::lease::{THROTTLE_CATCH_UP, THROTTLE_LEASE, TRAFFIC_MANAGER_HEARTBEAT};
 pub use policy::{PolicySource, PolicySourceError, StaticPolicies, TrafficPolicies};
-pub use relay::{THROTTLE_DECISION, TrafficStats};
+pub use relay::{TAKEOVER_MS, THROTTLE_DECISION, TrafficStats};
 pub use settings::{TrafficSettings, receiver_groups};
 
 use keygate_bus::{BusMessage, EventBus, Subject};
@@ -102,7 +104,10 @@ impl TrafficManager {
     /// Loads the policies (an unavailable source is logged and retried on the next policy
     /// notification), then serves the listeners, releases ended windows every
     /// [`TrafficSettings::tick`], and reloads policies on policy notifications.
-    pub async fn start(self, listeners: IngestListeners) -> RunningTrafficManager {
+    pub async fn start(mut self, listeners: IngestListeners) -> RunningTrafficManager {
+        if self.settings.instance.is_empty() {
+            self.settings.instance = draw_instance(&self.settings.node);
+        }
         let initial = if self.settings.deploy_policies {
             match self.policies.load().await {
                 Ok(policies) => policies,
@@ -125,6 +130,7 @@ impl TrafficManager {
         let permits = Arc::new(Semaphore::new(self.settings.max_connections.max(1)));
         let tick = self.settings.tick;
         let deploy_policies = self.settings.deploy_policies;
+        let leases = self.settings.leases;
         let relay = Arc::new(Relay::new(
             self.settings,
             self.bus,
@@ -164,6 +170,12 @@ impl TrafficManager {
             tick,
             shutdown.subscribe(),
         )));
+        if leases {
+            tasks.push(tokio::spawn(peer_watch(
+                Arc::clone(&relay),
+                shutdown.subscribe(),
+            )));
+        }
         if deploy_policies {
             tasks.push(tokio::spawn(policy_watch(
                 Arc::clone(&relay),
@@ -196,6 +208,38 @@ async fn ticker(
         tokio::select! {
             _ = interval.tick() => relay.tick().await,
             () = stopped(&mut shutdown) => return,
+        }
+    }
+}
+
+/// `node`, a dash and 64 random bits in hex: unique per start.
+fn draw_instance(node: &str) -> String {
+    use aws_lc_rs::rand::SecureRandom;
+    let mut bytes = [0_u8; 8];
+    let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut bytes);
+    format!("{node}-{:016x}", u64::from_be_bytes(bytes))
+}
+
+/// Follows the other traffic managers on `keygate.throttle.data`: their heartbeats (who
+/// leads) and the leases the leader grants (mirrored, to take over from the same caps).
+async fn peer_watch(relay: Arc<Relay>, mut shutdown: watch::Receiver<bool>) {
+    let subject = Subject::throttle_data(&relay.settings.prefix);
+    let mut subscription = match relay.bus.subscribe(&subject).await {
+        Ok(subscription) => subscription,
+        Err(error) => {
+            tracing::warn!(%error, "traffic manager cannot hear the other traffic managers");
+            return;
+        }
+    };
+    loop {
+        let message = tokio::select! {
+            message = subscription.next() => message,
+            () = stopped(&mut shutdown) => return,
+        };
+        match message {
+            None => return,
+            Some(BusMessage::Resync { .. }) => {}
+            Some(BusMessage::Event(event)) => relay.peer_event(&event),
         }
     }
 }
@@ -271,6 +315,21 @@ impl RunningTrafficManager {
     /// What `key` has used in its current window.
     pub fn used(&self, key: &str) -> Option<u64> {
         self.relay.engine.used(key)
+    }
+
+    /// This start's instance name (who grants leases is elected among these).
+    pub fn instance(&self) -> &str {
+        &self.relay.settings.instance
+    }
+
+    /// Whether this traffic manager grants quota leases now.
+    pub fn leading(&self) -> bool {
+        self.relay.election.leading()
+    }
+
+    /// What the caps granted on `key` add up to in its current window.
+    pub fn granted(&self, key: &str) -> u64 {
+        self.relay.engine.leases().granted(key)
     }
 
     /// Stops accepting, closes every producer connection and waits for the tasks.

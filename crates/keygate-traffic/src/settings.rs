@@ -32,6 +32,12 @@ pub struct TrafficSettings {
     pub max_connections: usize,
     /// Event ids remembered to apply duplicates once.
     pub remembered_ids: usize,
+    /// Grant quota leases to gateways and take part in electing who grants them
+    /// ([`keygate_throttle::lease`]); off, the traffic manager only publishes decisions.
+    pub leases: bool,
+    /// This start's unique name, among traffic managers electing who grants leases
+    /// (empty: drawn at start).
+    pub instance: String,
 }
 
 impl TrafficSettings {
@@ -52,6 +58,8 @@ impl TrafficSettings {
             handshake_timeout: Duration::from_secs(10),
             max_connections: 1024,
             remembered_ids: crate::dedup::DEFAULT_REMEMBERED,
+            leases: false,
+            instance: String::new(),
         }
     }
 
@@ -65,6 +73,7 @@ impl TrafficSettings {
             prefix,
             deploy_policies: throttling.enable_policy_deploy,
             relay_blocking_conditions: throttling.enable_blacklist_condition,
+            leases: true,
             ..Self::new(
                 node,
                 throttling.username.clone(),
@@ -82,6 +91,8 @@ impl fmt::Debug for TrafficSettings {
             .field("prefix", &self.prefix)
             .field("deploy_policies", &self.deploy_policies)
             .field("relay_blocking_conditions", &self.relay_blocking_conditions)
+            .field("leases", &self.leases)
+            .field("instance", &self.instance)
             .finish_non_exhaustive()
     }
 }

@@ -267,3 +267,58 @@ fn malformed_values_are_reported_and_left_out() {
     );
     assert_eq!(set.len(), 1);
 }
+
+mod leases {
+    use super::*;
+    use crate::lease::QuotaLease;
+    use crate::window::Limit;
+
+    const WINDOW: u64 = 60_000;
+
+    fn lease(cap: u64, expiry_ms: i64) -> QuotaLease {
+        QuotaLease {
+            key: "k".into(),
+            node: "gw".into(),
+            cap,
+            max: 50,
+            window_ms: WINDOW,
+            expiry_ms,
+        }
+    }
+
+    #[test]
+    fn leases_apply_only_while_followed_and_only_in_their_window() {
+        let table = DecisionTable::new();
+        let limit = Limit::requests(50, WINDOW);
+        let end = limit.window_end(T0);
+        assert!(table.apply_lease(&lease(20, end), T0));
+        assert_eq!(table.lease_cap("k", &limit, T0), None, "not followed yet");
+        table.follow_leases_until(T0 + 3_000);
+        assert_eq!(table.lease_cap("k", &limit, T0), Some(20));
+        assert_eq!(table.lease_cap("other", &limit, T0), Some(1), "starter");
+        // Caps only grow within a window; an older window's lease is ignored.
+        assert!(!table.apply_lease(&lease(10, end), T0));
+        assert!(!table.apply_lease(&lease(40, end - 60_000), T0));
+        assert!(table.apply_lease(&lease(30, end), T0));
+        assert_eq!(table.lease_cap("k", &limit, T0), Some(30));
+        // The next window starts from the starter until its own lease arrives.
+        let next = T0 + 60_000;
+        table.follow_leases_until(next + 3_000);
+        assert_eq!(table.lease_cap("k", &limit, next), Some(1));
+        assert!(table.apply_lease(&lease(5, end + 60_000), T0));
+        assert_eq!(table.lease_cap("k", &limit, next), Some(5));
+        // Heartbeats gone: the whole limit again.
+        assert_eq!(table.lease_cap("k", &limit, next + 3_000), None);
+        table.follow_leases_until(i64::MAX);
+        table.stop_following_leases();
+        assert_eq!(table.lease_cap("k", &limit, next), None);
+    }
+
+    #[test]
+    fn expired_leases_are_ignored_and_purged() {
+        let table = DecisionTable::new();
+        assert!(!table.apply_lease(&lease(5, T0), T0));
+        assert!(table.apply_lease(&lease(5, T0 + 10), T0));
+        assert_eq!(table.purge_expired(T0 + 10), 1);
+    }
+}

@@ -683,3 +683,52 @@ proptest! {
         prop_assert!(per_sub.values().all(|n| *n <= sub));
     }
 }
+
+#[test]
+fn a_gateway_following_leases_stops_at_its_cap_and_reports_the_whole_limit() {
+    let throttle = GatewayThrottle::new();
+    // The API and subscription limits' starters (1 %) leave room for every call here.
+    let set = policies(10_000, 10_000, 10);
+    let key = "5:admin@carbon.super";
+    throttle.decisions().follow_leases_until(T0 + 3_000);
+    // Before its lease: the starter (1 % of 10, at least 1).
+    assert_eq!(
+        codes(&throttle, &set, &request(ADMIN), 2, T0),
+        [None, Some(900_803)]
+    );
+    throttle.decisions().apply_lease(
+        &crate::lease::QuotaLease {
+            key: key.into(),
+            node: "gw".into(),
+            cap: 4,
+            max: 10,
+            window_ms: 60_000,
+            expiry_ms: T0 + MINUTE,
+        },
+        T0,
+    );
+    // The cap counts what was admitted before it: three more.
+    let verdict = throttle.evaluate(&set, &BlockingConditions::new(), &request(ADMIN), T0);
+    let Verdict::Admitted {
+        request_event_keys, ..
+    } = verdict
+    else {
+        panic!("admitted under the lease")
+    };
+    assert!(
+        request_event_keys
+            .iter()
+            .all(|k| k.limit.max == 10_000 || k.limit == Limit::requests(10, 60_000)),
+        "{request_event_keys:?}"
+    );
+    assert_eq!(
+        codes(&throttle, &set, &request(ADMIN), 3, T0),
+        [None, None, Some(900_803)]
+    );
+    // Without a leading traffic manager the whole limit holds again.
+    throttle.decisions().stop_following_leases();
+    assert_eq!(
+        codes(&throttle, &set, &request(ADMIN), 7, T0),
+        [None, None, None, None, None, None, Some(900_803)]
+    );
+}
