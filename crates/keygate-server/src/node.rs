@@ -187,6 +187,9 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
     )?;
     let own_chain = identity.chain.clone();
     let pending_handshake = handshake::check_key_manager(config, &own_chain).await?;
+    // Calls to other nodes (key manager, traffic managers, brokers) trust the truststore
+    // and the node's own certificate.
+    let trusted = handshake::trusted_roots(config, &own_chain)?;
     let tls_config = tls::gateway_server_config(identity)?;
 
     let mut plans = ListenerPlan::for_config(config, options.bind_ip);
@@ -210,7 +213,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
 
     // The broker every role subscribes on; what the roles publish goes through the
     // traffic managers when url groups are configured.
-    let broker = traffic::open_bus(config, &own_chain).await?;
+    let broker = traffic::open_bus(config, &trusted).await?;
     let traffic_manager = traffic::start_traffic_manager(
         config,
         broker.clone(),
@@ -219,7 +222,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         tls_config.clone(),
     )
     .await?;
-    let (bus, producer) = traffic::publishing_bus(config, broker.clone(), &own_chain);
+    let (bus, producer) = traffic::publishing_bus(config, broker.clone(), &trusted);
     let key_manager = if config.runs(Role::KeyManager) {
         let mut settings = KmSettings::from_config(config)?;
         if options.ephemeral_ports
@@ -252,7 +255,6 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         background.extend(cache_sync::start(config, km, bus.clone(), broker.clone()).await);
     }
     let control_plane = if config.runs(Role::ControlPlane) {
-        let trusted = handshake::trusted_roots(config, &own_chain)?;
         let settings = control::settings(config, key_manager.as_ref(), &trusted);
         let (control, relay) = control::start(settings, stores.clone(), bus.clone()).await?;
         background.push(relay);
