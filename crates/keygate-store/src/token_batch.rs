@@ -9,7 +9,9 @@
 //!
 //! The writer is started by an insert that finds none running, on that caller's runtime,
 //! and stops when the queue is empty. It writes on one connection, which it keeps between
-//! runs (one connection of the pool stays checked out until [`TokenBatcher::release`]):
+//! runs when the pool has at least [`KEEP_FROM_POOL_SIZE`] connections (one connection of the
+//! pool then stays checked out until [`TokenBatcher::release`]; a smaller pool gets it back,
+//! so that a `maxActive` of 1 or 2 never starves the node's other statements):
 //! on SQLite a connection's page cache survives only while no other connection writes,
 //! so writing every batch on the same one keeps the index pages it touches cached, and
 //! no run pays for checking a connection out of the pool (a round trip to test it). At
@@ -28,6 +30,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 /// Most tokens written in one transaction.
 pub(crate) const MAX_BATCH: usize = 256;
+/// The smallest pool whose writer keeps its connection between runs.
+pub(crate) const KEEP_FROM_POOL_SIZE: u32 = 4;
 /// Most tokens waiting for the writer.
 pub(crate) const MAX_QUEUED: usize = 4096;
 
@@ -174,7 +178,9 @@ async fn drain(db: Db, queue: Arc<Mutex<Queue>>, kept: Arc<Mutex<Kept>>) {
                 // Kept before the next writer can start, so that it finds the connection.
                 let unused = {
                     let mut kept = lock(&kept);
-                    if kept.released {
+                    if kept.released
+                        || db.pool().options().get_max_connections() < KEEP_FROM_POOL_SIZE
+                    {
                         connection
                     } else {
                         kept.connection = connection;

@@ -184,3 +184,38 @@ pub async fn concurrent_refresh_rotation(stores: Arc<Stores>) {
         "the parent and exactly one child"
     );
 }
+
+/// A pool of one connection (`maxActive = 1`) still serves every statement after a token
+/// was written: the token writer gives its connection back instead of keeping it.
+pub async fn a_one_connection_pool_is_not_starved_by_the_token_writer(
+    db: std::sync::Arc<crate::harness::TestDb>,
+) {
+    let options = keygate_store::StoreOptions {
+        max_connections: 1,
+        acquire_timeout: std::time::Duration::from_secs(5),
+        ..db.options()
+    };
+    let stores = Stores::open(&options, &options, keygate_store::MigrateMode::Apply)
+        .await
+        .unwrap();
+    register_client_a(&stores).await;
+    for _ in 0..3 {
+        let token = samples::token("client-a", "alice", &samples::id());
+        stores.tokens().insert_token(&token).await.unwrap();
+        let found = stores
+            .tokens()
+            .count_tokens_for("client-a", "alice")
+            .await
+            .expect("a statement after a token write gets the pool's only connection");
+        assert!(found >= 1);
+    }
+    assert_eq!(
+        stores
+            .tokens()
+            .count_tokens_for("client-a", "alice")
+            .await
+            .unwrap(),
+        3
+    );
+    stores.close().await;
+}

@@ -52,4 +52,5 @@ conformance!(database:
     migrations::newer_schema_is_refused_untouched,
     migrations::verify_only_refuses_an_outdated_schema,
     migrations::apim_and_shared_in_one_database,
+    concurrency::a_one_connection_pool_is_not_starved_by_the_token_writer,
 );
