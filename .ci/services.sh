@@ -38,6 +38,13 @@ ensure_nats() {
   wait_for NATS tcp_open 4222
 }
 
+# A RabbitMQ user with every permission on the default vhost (idempotent).
+ensure_rabbitmq_user() { # user, password
+  rabbitmqctl list_users -q 2>/dev/null | cut -f1 | grep -qx "$1" ||
+    rabbitmqctl add_user "$1" "$2" >/dev/null
+  rabbitmqctl set_permissions -p / "$1" '.*' '.*' '.*' >/dev/null
+}
+
 # The seed's users and databases (apimadmin on apim_db, regadmin on shared_db) on both
 # servers, as step 3 of the seed has a user create them. The databases are made anew on
 # every run, so each run starts from the schema of the commit under test.
