@@ -628,7 +628,7 @@ mod tests {
         KeystoreRef {
             file: PathBuf::from(path),
             kind: KeystoreKind::Jks,
-            password: keygate_model::Secret::from("wso2carbon"),
+            password: keygate_model::Secret::from("kg-truststore-pw-41d7"),
             alias: None,
             key_password: None,
         }
@@ -655,7 +655,10 @@ mod tests {
             message.contains("/srv/apim/client-truststore.jks"),
             "{message}"
         );
-        assert!(!message.contains("wso2carbon\""), "no password: {message}");
+        assert!(
+            !message.contains("kg-truststore-pw-41d7"),
+            "no password: {message}"
+        );
         let without = explain_rejection(
             url,
             &rejection(

@@ -74,17 +74,23 @@ fn keygate_version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
 
-/// A port offset whose management and gateway ports are all free right now.
+static NEXT_OFFSET: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
+/// A port offset whose management and gateway ports are free now, never one handed out
+/// before in this process.
 fn free_offset() -> u16 {
     let base = 21_000 + (std::process::id() % 19_000) as u16;
-    (0..400)
-        .map(|step| base.wrapping_add(step * 11) % 40_000 + 1_000)
-        .find(|offset| {
-            [9443u16, 8243, 8280]
-                .iter()
-                .all(|port| TcpListener::bind(("0.0.0.0", port + offset)).is_ok())
-        })
-        .expect("a free port offset")
+    loop {
+        let step = NEXT_OFFSET.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        assert!(step < 2_000, "no free port offset");
+        let offset = base.wrapping_add(step.wrapping_mul(11)) % 40_000 + 1_000;
+        if [9443u16, 8243, 8280]
+            .iter()
+            .all(|port| TcpListener::bind(("0.0.0.0", port + offset)).is_ok())
+        {
+            return offset;
+        }
+    }
 }
 
 /// A gateway node's configuration, its key manager at `service_url`.
