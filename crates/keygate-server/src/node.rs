@@ -166,13 +166,17 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
     let started = Instant::now();
     // The recorder before any listener: the gateway keeps the handles it first gets.
     let _ = metrics::handle();
+    // Who this node is and whether its key manager is one it works with, before anything
+    // is written: a node refused by the handshake leaves the databases as they were.
+    let identity = tls::server_identity(&options.config)?;
+    let own_chain = identity.chain.clone();
+    let pending_handshake = handshake::check_key_manager(&options.config, &own_chain).await?;
     let mut config = options.config.clone();
     let stores = Arc::new(bootstrap::open_stores(&config, MigrateMode::Apply).await?);
     let admin = bootstrap::ensure_admin(&config, &stores).await?;
     bootstrap::adopt_generated_password(&mut config, admin.as_ref());
     bootstrap::ensure_internal_account(&mut config, &stores, admin.as_ref()).await?;
     let config = &config;
-    let identity = tls::server_identity(config)?;
     let tls_source = identity.source.clone();
     // RFC 8705: the key manager's listener asks clients for certificates when mutual-TLS
     // client authentication is on; the gateway's HTTPS listener always asks (not requires).
@@ -185,8 +189,6 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
         },
         mutual_tls,
     )?;
-    let own_chain = identity.chain.clone();
-    let pending_handshake = handshake::check_key_manager(config, &own_chain).await?;
     // Calls to other nodes (key manager, traffic managers, brokers) trust the truststore
     // and the node's own certificate.
     let trusted = handshake::trusted_roots(config, &own_chain)?;

@@ -220,7 +220,7 @@ fn start_against(answer: Answer) -> (tempfile::TempDir, Server) {
 
 #[test]
 fn a_key_manager_of_another_protocol_version_stops_the_node_naming_both_versions() {
-    let (_dir, server) = start_against(Answer {
+    let (dir, server) = start_against(Answer {
         status: "200 OK",
         headers: "",
         body: r#"{"product":"keygate","version":"9.0.0","protocol":9,"oldest_protocol":9}"#
@@ -228,6 +228,15 @@ fn a_key_manager_of_another_protocol_version_stops_the_node_naming_both_versions
     });
     let (status, logs) = server.exit(Duration::from_secs(60));
     assert!(!status.success(), "exit status {status}; logs:\n{logs}");
+    // Refused before anything was written: no database was created or migrated.
+    for database in ["apim.db", "shared.db"] {
+        let file = dir.path().join("data").join(database);
+        assert!(
+            !file.exists(),
+            "{} exists after a refused start",
+            file.display()
+        );
+    }
     assert!(logs.contains("incompatible key manager"), "logs:\n{logs}");
     assert!(
         logs.contains("keygate 9.0.0 (protocol 9)"),
