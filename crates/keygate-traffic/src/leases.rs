@@ -240,6 +240,21 @@ impl LeaseBook {
         leases
     }
 
+    /// Every lease held in windows not ended at `now_ms`.
+    pub fn all(&self, now_ms: i64) -> Vec<QuotaLease> {
+        let book = self.book();
+        book.keys
+            .iter()
+            .filter(|(_, entry)| entry.window_end > now_ms)
+            .flat_map(|(key, entry)| {
+                entry
+                    .nodes
+                    .iter()
+                    .map(move |(node, held)| entry.lease(key, node, held.cap))
+            })
+            .collect()
+    }
+
     /// Forgets windows ended at `now_ms` and gateways not heard from in
     /// [`NODE_MEMORY_MS`].
     pub fn purge(&self, now_ms: i64) {

@@ -238,7 +238,8 @@ async fn peer_watch(relay: Arc<Relay>, mut shutdown: watch::Receiver<bool>) {
         };
         match message {
             None => return,
-            Some(BusMessage::Resync { .. }) => {}
+            // Back on the broker: what was published meanwhile may be lost.
+            Some(BusMessage::Resync { .. }) => relay.republish().await,
             Some(BusMessage::Event(event)) => relay.peer_event(&event),
         }
     }
@@ -293,7 +294,10 @@ impl RunningTrafficManager {
 
     /// What it has done so far.
     pub fn stats(&self) -> TrafficStats {
-        self.relay.counters.snapshot()
+        TrafficStats {
+            leading: self.relay.election.leading(),
+            ..self.relay.counters.snapshot()
+        }
     }
 
     /// Releases, now, the keys whose window has ended by the clock (the ticker does this

@@ -31,6 +31,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// lasts before the next one takes over (milliseconds).
 pub const TAKEOVER_MS: i64 = 1_000;
 
+/// Most leases kept for a retry when the broker refuses them.
+const MAX_UNSENT_LEASES: usize = 65_536;
+
 /// Who grants leases: the lowest instance heard from in the last [`TAKEOVER_MS`], once this
 /// one has listened that long.
 #[derive(Debug)]
@@ -124,6 +127,8 @@ pub struct TrafficStats {
     pub decisions: u64,
     /// Quota leases published.
     pub leases: u64,
+    /// Whether this traffic manager grants quota leases now.
+    pub leading: bool,
 }
 
 impl Counters {
@@ -144,6 +149,7 @@ impl Counters {
             malformed: get(&self.malformed),
             decisions: get(&self.decisions),
             leases: get(&self.leases),
+            leading: false,
         }
     }
 }
@@ -157,6 +163,8 @@ pub(crate) struct Relay {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) counters: Counters,
     pub(crate) election: Election,
+    /// Leases a broker error kept from going out, re-sent on the next tick.
+    unsent: Mutex<Vec<QuotaLease>>,
     seen: Mutex<RecentIds>,
     revision: AtomicU64,
     /// Serialises policy reloads so that the last one loaded wins.
@@ -175,6 +183,7 @@ impl Relay {
         let start = u64::try_from(now).unwrap_or(0);
         Self {
             election: Election::new(settings.instance.clone(), now),
+            unsent: Mutex::new(Vec::new()),
             seen: Mutex::new(RecentIds::new(settings.remembered_ids)),
             settings,
             bus,
@@ -322,7 +331,26 @@ impl Relay {
         let envelope = self.envelope(THROTTLE_LEASE, payload);
         match self.bus.publish(&subject, &envelope).await {
             Ok(()) => Counters::add(&self.counters.leases, count as u64),
-            Err(error) => tracing::warn!(%error, leases = count, "quota leases not published"),
+            Err(error) => {
+                tracing::warn!(%error, leases = count, "quota leases not published; retried");
+                let mut unsent = self
+                    .unsent
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                if unsent.len() < MAX_UNSENT_LEASES {
+                    unsent.extend(batch.leases);
+                }
+            }
+        }
+    }
+
+    /// Publishes again every lease in force and every throttle: after this traffic
+    /// manager's broker connection came back, what it published meanwhile may be lost.
+    pub(crate) async fn republish(&self) {
+        let now = self.clock.now_ms();
+        self.publish(self.engine.throttled(now)).await;
+        if self.settings.leases && self.election.leading() {
+            self.publish_leases(self.engine.leases().all(now)).await;
         }
     }
 
@@ -406,6 +434,15 @@ impl Relay {
         self.publish(decisions).await;
         if self.settings.leases {
             self.heartbeat().await;
+            let unsent = std::mem::take(
+                &mut *self
+                    .unsent
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            );
+            let now = self.clock.now_ms();
+            let live: Vec<QuotaLease> = unsent.into_iter().filter(|l| l.expiry_ms > now).collect();
+            self.publish_leases(live).await;
         }
     }
 
