@@ -193,15 +193,10 @@ pub(crate) async fn user_claims(
         .user(&username)
         .await?
         .ok_or_else(|| Failure::NotFound(OAuthError::invalid_request("no such user")))?;
-    let mut list: Vec<Value> = user
-        .claims
-        .iter()
-        .filter(|(uri, _)| uri.starts_with(&dialect))
+    let list: Vec<Value> = claims::of_dialect(&user.claims, &user.roles, &dialect)
+        .into_iter()
         .map(|(uri, value)| json!({ "uri": uri, "value": value }))
         .collect();
-    if claims::ROLE.starts_with(&dialect) && !user.roles.is_empty() {
-        list.push(json!({ "uri": claims::ROLE, "value": user.roles.join(",") }));
-    }
     Ok(no_store_json(
         StatusCode::OK,
         json!({ "count": list.len(), "list": list }),

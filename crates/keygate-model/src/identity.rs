@@ -66,6 +66,50 @@ pub mod claims {
     pub const ACCOUNT_LOCKED: &str = "http://wso2.org/claims/identity/accountLocked";
     /// `true` while the account is disabled.
     pub const ACCOUNT_DISABLED: &str = "http://wso2.org/claims/identity/accountDisabled";
+
+    /// What a user's claims amount to under `dialect`, as the key manager's user-claims
+    /// operation answers them and the backend JWT carries them: the claims whose URI is in
+    /// the dialect, and the roles as [`ROLE`] when that URI is in it too.
+    pub fn of_dialect(
+        claims: &std::collections::BTreeMap<String, String>,
+        roles: &[String],
+        dialect: &str,
+    ) -> std::collections::BTreeMap<String, String> {
+        let mut chosen: std::collections::BTreeMap<String, String> = claims
+            .iter()
+            .filter(|(uri, _)| uri.starts_with(dialect))
+            .map(|(uri, value)| (uri.clone(), value.clone()))
+            .collect();
+        if ROLE.starts_with(dialect) && !roles.is_empty() {
+            chosen.insert(ROLE.to_owned(), roles.join(","));
+        }
+        chosen
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn only_the_dialects_claims_and_the_roles_within_it() {
+            let claims = [
+                (EMAIL_ADDRESS, "alice@example.com"),
+                ("http://example.com/claims/team", "blue"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+            let roles = vec!["admin".to_owned(), "Internal/subscriber".to_owned()];
+            let local = of_dialect(&claims, &roles, DIALECT);
+            assert_eq!(local.len(), 2, "{local:?}");
+            assert_eq!(local[EMAIL_ADDRESS], "alice@example.com");
+            assert_eq!(local[ROLE], "admin,Internal/subscriber");
+            let other = of_dialect(&claims, &roles, "http://example.com/claims");
+            assert_eq!(other.len(), 1, "{other:?}");
+            assert_eq!(other["http://example.com/claims/team"], "blue");
+            assert!(of_dialect(&claims, &[], DIALECT).get(ROLE).is_none());
+        }
+    }
 }
 
 /// Role names WSO2 ships with.

@@ -184,11 +184,11 @@ impl UserClaimsSource for LocalUserClaims {
             .await
             .map_err(|e| UserClaimsError::Unavailable(e.to_string()))?
             .ok_or_else(|| UserClaimsError::Unavailable("no such user".to_owned()))?;
-        let mut claims = user.claims;
-        if !user.roles.is_empty() {
-            claims.insert(keygate_model::claims::ROLE.to_owned(), user.roles.join(","));
-        }
-        Ok(claims)
+        Ok(keygate_model::claims::of_dialect(
+            &user.claims,
+            &user.roles,
+            keygate_model::claims::DIALECT,
+        ))
     }
 }
 
