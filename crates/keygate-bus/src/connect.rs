@@ -84,6 +84,7 @@ impl BusSettings {
             .collect();
         Self {
             brokers,
+            prefix: SubjectPrefix::new(&throttling.subject_prefix),
             client_name: format!("keygate {}", config.server.hostname),
             ..Self::default()
         }

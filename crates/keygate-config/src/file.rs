@@ -411,6 +411,7 @@ pub(crate) struct ThrottlingFile {
     pub url_group: Option<Vec<UrlGroupFile>>,
     pub username: Option<String>,
     pub password: Option<Secret>,
+    pub subject_prefix: Option<String>,
     pub service_url: Option<Unsupported>,
     pub enable_persistence: Option<Unsupported>,
     pub skip_redeploying_policies: Option<Unsupported>,

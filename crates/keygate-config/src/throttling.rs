@@ -160,6 +160,10 @@ pub struct ThrottlingSettings {
     pub username: String,
     /// Its password (default: the super admin's).
     pub password: Option<Secret>,
+    /// The first part of every event subject (`keygate`: `keygate.notification`, …) and of
+    /// the AMQP exchange's name. Deployments sharing one broker keep apart by it; the nodes
+    /// of one deployment must agree on it.
+    pub subject_prefix: String,
 }
 
 impl ThrottlingSettings {
@@ -178,7 +182,37 @@ impl ThrottlingSettings {
             url_groups: Vec::new(),
             username: admin.username.clone(),
             password: admin.password.clone(),
+            subject_prefix: DEFAULT_SUBJECT_PREFIX.to_owned(),
         }
+    }
+}
+
+/// The default `[apim.throttling] subject_prefix`.
+pub const DEFAULT_SUBJECT_PREFIX: &str = "keygate";
+
+/// A subject prefix: dot-separated words of letters, digits, `-` and `_`, so that no
+/// broker reads a wildcard (`*`, `>`, `#`) or an empty word in it.
+fn subject_prefix(a: &mut Assembler<'_>, prefix: Option<String>) -> String {
+    let Some(prefix) = prefix else {
+        return DEFAULT_SUBJECT_PREFIX.to_owned();
+    };
+    let valid = !prefix.is_empty()
+        && prefix.len() <= 100
+        && prefix.split('.').all(|word| {
+            !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    if valid {
+        prefix
+    } else {
+        a.error(
+            "apim.throttling.subject_prefix",
+            "expected dot-separated words of letters, digits, `-` and `_` (at most 100 \
+             characters), such as `keygate` or `keygate.staging`",
+        );
+        DEFAULT_SUBJECT_PREFIX.to_owned()
     }
 }
 
@@ -240,6 +274,7 @@ pub(crate) fn throttling(
         url_groups,
         username: file.username.unwrap_or(d.username),
         password: file.password.or(d.password),
+        subject_prefix: subject_prefix(a, file.subject_prefix),
     }
 }
 

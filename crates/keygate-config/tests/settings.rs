@@ -600,3 +600,19 @@ event_listening_endpoints = ["tcp://cp.example.org:5672"]
         "https://km.example.org:9443/services/"
     );
 }
+
+#[test]
+fn the_event_subject_prefix_is_keygate_unless_set_and_must_be_plain_words() {
+    assert_eq!(load("").throttling.subject_prefix, "keygate");
+    let config = load("[apim.throttling]\nsubject_prefix = \"keygate.staging-2\"\n");
+    assert_eq!(config.throttling.subject_prefix, "keygate.staging-2");
+    for bad in ["", "keygate.*", "a..b", "events.>", "has space", "x.#"] {
+        let report = check(&format!("[apim.throttling]\nsubject_prefix = \"{bad}\"\n"));
+        let errors: Vec<String> = report.errors().map(|d| d.to_string()).collect();
+        assert_eq!(errors.len(), 1, "{bad:?}: {errors:?}");
+        assert!(
+            errors[0].contains("apim.throttling.subject_prefix"),
+            "{bad:?}: {errors:?}"
+        );
+    }
+}

@@ -159,7 +159,7 @@ impl ControlSettings {
             admin_role: config.super_admin.admin_role.clone(),
             tenant: Tenant::super_tenant(),
             origin_node: format!("{}#control-plane", config.server.hostname),
-            subject_prefix: SubjectPrefix::default(),
+            subject_prefix: SubjectPrefix::new(&config.throttling.subject_prefix),
         }
     }
 }

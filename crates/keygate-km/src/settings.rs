@@ -165,7 +165,7 @@ impl KmSettings {
                 config.server.hostname,
                 node_id.get(..12).unwrap_or(&node_id)
             ),
-            subject_prefix: SubjectPrefix::default(),
+            subject_prefix: SubjectPrefix::new(&config.throttling.subject_prefix),
             login: crate::session::LoginSettings::default(),
             services: crate::services::ServiceSettings::from_config(config),
         })

@@ -26,7 +26,10 @@ pub(crate) async fn start(
     if !settings.enabled {
         return Vec::new();
     }
-    let subject = Subject::cache_invalidation(&SubjectPrefix::default(), &settings.domain);
+    let subject = Subject::cache_invalidation(
+        &SubjectPrefix::new(&config.throttling.subject_prefix),
+        &settings.domain,
+    );
     let node = format!(
         "{}#key-manager#{}",
         config.server.hostname,

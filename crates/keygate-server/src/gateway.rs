@@ -470,7 +470,9 @@ impl GatewayRole {
             let queue = RequestEventQueue::new(RequestEventSettings::default());
             tasks.push(queue.spawn(Arc::new(BusRequestEvents {
                 bus: peers.bus.clone(),
-                subject: Subject::throttle_request(&SubjectPrefix::default()),
+                subject: Subject::throttle_request(&SubjectPrefix::new(
+                    &config.throttling.subject_prefix,
+                )),
                 origin_node: link.node.clone(),
                 revision: AtomicU64::new(u64::try_from(now_ms()).unwrap_or(0)),
             })));
@@ -489,7 +491,7 @@ impl GatewayRole {
         };
         let mut subscriptions = FeedSubscriptions::subscribe_with(
             peers.bus.as_ref(),
-            &SubjectPrefix::default(),
+            &SubjectPrefix::new(&config.throttling.subject_prefix),
             config.throttling.enable_decision_connection,
         )
         .await

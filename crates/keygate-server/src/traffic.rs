@@ -89,7 +89,7 @@ pub(crate) fn publishing_bus(
     let publishing = Arc::new(ProducerBus {
         bus,
         producer: producer.clone(),
-        prefix: SubjectPrefix::default(),
+        prefix: SubjectPrefix::new(&config.throttling.subject_prefix),
     });
     (publishing, Some(producer))
 }
@@ -157,7 +157,7 @@ pub(crate) fn gateway_link(config: &Config, publishing: Arc<dyn EventBus>) -> Tr
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     TrafficLink {
         publisher: publishing,
-        prefix: SubjectPrefix::default(),
+        prefix: SubjectPrefix::new(&config.throttling.subject_prefix),
         node: format!(
             "{}#gateway-{}",
             config.server.hostname,
@@ -211,7 +211,7 @@ pub(crate) async fn start_traffic_manager(
     let settings = TrafficSettings::from_config(
         format!("{}#traffic-manager", config.server.hostname),
         &config.throttling,
-        SubjectPrefix::default(),
+        SubjectPrefix::new(&config.throttling.subject_prefix),
     );
     let running = TrafficManager::new(settings, bus)
         .start(IngestListeners {
