@@ -4,7 +4,8 @@
 //! the load balancer's port as `[transport.https.properties] proxyPort`) behind
 //! HAProxy on 9444 — the `[apim.key_manager] service_url` of the API-M node — and the
 //! API-M node itself (control plane, gateway, traffic manager), plus a second traffic
-//! manager for the high-availability variant.
+//! manager for the high-availability variant (run 2: PostgreSQL + NATS, where that
+//! traffic manager at offset 1 holds 9444 and HAProxy listens on 9450 instead).
 //!
 //! [`Deployment::builder`] names the stack and the offsets; [`DeploymentBuilder::start`]
 //! writes every file into a temporary directory, starts every process, waits until each
@@ -29,8 +30,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-/// The load balancer's port: the API-M file's `service_url` (9443 + offset 1).
+/// The load balancer's port in run 1: the API-M file's `service_url` (9443 + offset 1).
 pub const LOAD_BALANCER_PORT: u16 = 9444;
+/// The load balancer's port in run 2, where the second traffic manager at offset 1 holds
+/// 9444 with its management listener: the key managers' `proxyPort` and the `service_url`
+/// of run 2's API-M file.
+pub const RUN2_LOAD_BALANCER_PORT: u16 = 9450;
 /// The API-M node's offset (management 9443, gateway 8243/8280, traffic manager
 /// 9611/9711).
 pub const API_MANAGER_OFFSET: u16 = 0;
@@ -97,17 +102,24 @@ pub fn with_offset(text: &str, offset: u16) -> String {
 /// `[server] offset`, and the load balancer's port as `[transport.https.properties]
 /// proxyPort`, so both copies advertise (and issue tokens as) the address the API-M node
 /// knows them by.
-pub fn key_manager_copy(text: &str, offset: u16) -> String {
+pub fn key_manager_copy(text: &str, offset: u16, load_balancer_port: u16) -> String {
     format!(
-        "{}\n[transport.https.properties]\nproxyPort = {LOAD_BALANCER_PORT}\n",
+        "{}\n[transport.https.properties]\nproxyPort = {load_balancer_port}\n",
         with_offset(text, offset)
     )
 }
 
 /// The seed's API-M file for the PostgreSQL + NATS run: only its database and broker
-/// lines changed, and the second traffic manager's url group added.
-pub fn api_manager_for_postgres_nats(text: &str) -> String {
+/// lines changed, the key managers' `service_url` on the load balancer's
+/// `load_balancer_port`, and the second traffic manager's url group added.
+pub fn api_manager_for_postgres_nats(text: &str, load_balancer_port: u16) -> String {
+    let service_url = "service_url = \"https://localhost:9444/services/\"";
+    assert!(text.contains(service_url), "the seed's service_url moved");
     let replaced = text
+        .replace(
+            service_url,
+            &format!("service_url = \"https://localhost:{load_balancer_port}/services/\""),
+        )
         .replace("type = \"mysql\"", "type = \"postgre\"")
         .replace(
             "jdbc:mysql://localhost:3306/",
@@ -131,6 +143,7 @@ pub struct DeploymentBuilder {
     stack: Stack,
     key_manager_offsets: [u16; 2],
     second_traffic_manager_offset: Option<u16>,
+    load_balancer_port: u16,
 }
 
 /// A running deployment; every process is killed when it is dropped.
@@ -140,8 +153,10 @@ pub struct Deployment {
     pub key_managers: [Process; 2],
     /// Their management ports.
     pub key_manager_ports: [u16; 2],
-    /// HAProxy on [`LOAD_BALANCER_PORT`].
+    /// HAProxy on [`LOAD_BALANCER_PORT`] (run 1) or [`RUN2_LOAD_BALANCER_PORT`] (run 2).
     pub load_balancer: Process,
+    /// The port HAProxy listens on.
+    pub load_balancer_port: u16,
     pub load_balancer_stats: haproxy::Stats,
     /// The API-M node: control plane, gateway, traffic manager.
     pub api_manager: Process,
@@ -158,6 +173,10 @@ impl Deployment {
             stack,
             key_manager_offsets: KEY_MANAGER_OFFSETS,
             second_traffic_manager_offset: (stack == Stack::PostgresNats).then_some(1),
+            load_balancer_port: match stack {
+                Stack::MariaDbRabbitMq => LOAD_BALANCER_PORT,
+                Stack::PostgresNats => RUN2_LOAD_BALANCER_PORT,
+            },
         }
     }
 
@@ -169,9 +188,9 @@ impl Deployment {
         )
     }
 
-    /// `https://localhost:9444{path}`: the load-balanced key managers.
+    /// `https://localhost:9444{path}` (run 2: 9450): the load-balanced key managers.
     pub fn load_balancer_url(&self, path: &str) -> String {
-        format!("https://localhost:{LOAD_BALANCER_PORT}{path}")
+        format!("https://localhost:{}{path}", self.load_balancer_port)
     }
 
     /// `https://localhost:<port>{path}` on key manager `index` (0 = A, 1 = B) itself.
@@ -263,48 +282,84 @@ impl DeploymentBuilder {
     }
 
     /// Starts everything; `None` (after the SKIPPED line) when a service is missing.
+    ///
+    /// Run 1 starts key manager A first: it makes the databases' schema, the super admin
+    /// of its file, and the TLS certificate every node then shares (each node a copy of
+    /// one installation, as the seed's step 7 copies the key manager). Run 2's key manager
+    /// file has no `[super_admin]`, so a key manager started first would create the admin
+    /// with a generated password and the API-M node's `admin`/`admin` would be refused:
+    /// there the API-M node starts first (creating `admin`/`admin` in shared_db, serving
+    /// after its key-manager version handshake's wait and asking again in the background),
+    /// and the key managers find the admin already there.
     pub async fn start(self, test: &str) -> Option<Deployment> {
         if !self.stack.available_or_skip(test) {
             return None;
         }
         self.stack.recreate_databases().await;
         let dir = tempfile::tempdir().expect("temporary directory");
-        let (key_manager_file, api_manager_file) = match self.stack {
+        let (key_manager_file, api_manager_file, api_manager_first) = match self.stack {
             Stack::MariaDbRabbitMq => (
                 seed_file("seed-key-manager.toml"),
                 seed_file("seed-api-manager.toml"),
+                false,
             ),
             Stack::PostgresNats => (
                 seed_file("seed-key-manager-ha-tm.toml"),
-                api_manager_for_postgres_nats(&seed_file("seed-api-manager.toml")),
+                api_manager_for_postgres_nats(
+                    &seed_file("seed-api-manager.toml"),
+                    self.load_balancer_port,
+                ),
+                true,
             ),
         };
-        let node_dir = |name: &str, text: &str| -> PathBuf {
+        let node_dir = |name: &str, text: &str, tls: Option<&PathBuf>| -> PathBuf {
             let path = dir.path().join(name);
             std::fs::create_dir_all(&path).expect("node directory");
             process::write_file(&path.join("deployment.toml"), text);
+            if let Some(tls) = tls {
+                copy_dir(tls, &path.join("data/tls"));
+            }
             path
         };
+        let start_api_manager = |tls: Option<&PathBuf>| {
+            let apim_dir = node_dir("apim", &api_manager_file, tls);
+            let mut api_manager = Process::keygate(
+                "apim",
+                &apim_dir,
+                "control-plane,gateway,traffic-manager",
+                MANAGEMENT_BASE + API_MANAGER_OFFSET,
+            );
+            async move {
+                api_manager.start().await;
+                (api_manager, apim_dir.join("data/tls"))
+            }
+        };
 
-        // Key manager A first: it makes the databases' schema, the super admin of its
-        // file, and the TLS certificate every node then shares (each node a copy of one
-        // installation, as the seed's step 7 copies the key manager).
+        // The node started first makes the certificate every other node shares.
+        let mut shared_tls: Option<PathBuf> = None;
+        let mut api_manager = None;
+        if api_manager_first {
+            let (apim, tls) = start_api_manager(None).await;
+            api_manager = Some(apim);
+            shared_tls = Some(tls);
+        }
+
         let names = ["km-a", "km-b"];
         let mut key_managers = Vec::new();
         let mut key_manager_ports = [0; 2];
-        let mut shared_tls: Option<PathBuf> = None;
         for (i, offset) in self.key_manager_offsets.iter().enumerate() {
-            let km_dir = node_dir(names[i], &key_manager_copy(&key_manager_file, *offset));
-            if let Some(tls) = &shared_tls {
-                copy_dir(tls, &km_dir.join("data/tls"));
-            }
+            let km_dir = node_dir(
+                names[i],
+                &key_manager_copy(&key_manager_file, *offset, self.load_balancer_port),
+                shared_tls.as_ref(),
+            );
             key_manager_ports[i] = MANAGEMENT_BASE + offset;
             let mut km = Process::keygate(names[i], &km_dir, "key-manager", key_manager_ports[i]);
             km.start().await;
             shared_tls.get_or_insert_with(|| km_dir.join("data/tls"));
             key_managers.push(km);
         }
-        let shared_tls = shared_tls.expect("key manager A's certificate");
+        let shared_tls = shared_tls.expect("the first node's certificate");
         let key_managers: [Process; 2] = key_managers.try_into().expect("two key managers");
 
         let lb_dir = dir.path().join("haproxy");
@@ -313,7 +368,7 @@ impl DeploymentBuilder {
         process::write_file(
             &lb_dir.join("haproxy.cfg"),
             &haproxy::config(
-                LOAD_BALANCER_PORT,
+                self.load_balancer_port,
                 &[
                     ("km-a", key_manager_ports[0]),
                     ("km-b", key_manager_ports[1]),
@@ -331,31 +386,32 @@ impl DeploymentBuilder {
         let stats = haproxy::Stats { socket };
         wait_servers_up(&stats).await;
 
+        // The second traffic manager: a copy of the API-M file at its own offset, running
+        // the traffic manager role only.
         let mut traffic_manager_2 = None;
         if let Some(offset) = self.second_traffic_manager_offset {
-            let tm_dir = node_dir("tm2", &with_offset(&api_manager_file, offset));
-            copy_dir(&shared_tls, &tm_dir.join("data/tls"));
+            let tm_dir = node_dir(
+                "tm2",
+                &with_offset(&api_manager_file, offset),
+                Some(&shared_tls),
+            );
             let mut tm =
                 Process::keygate("tm2", &tm_dir, "traffic-manager", MANAGEMENT_BASE + offset);
             tm.start().await;
             traffic_manager_2 = Some(tm);
         }
 
-        let apim_dir = node_dir("apim", &api_manager_file);
-        copy_dir(&shared_tls, &apim_dir.join("data/tls"));
-        let mut api_manager = Process::keygate(
-            "apim",
-            &apim_dir,
-            "control-plane,gateway,traffic-manager",
-            MANAGEMENT_BASE + API_MANAGER_OFFSET,
-        );
-        api_manager.start().await;
+        let api_manager = match api_manager {
+            Some(api_manager) => api_manager,
+            None => start_api_manager(Some(&shared_tls)).await.0,
+        };
 
         let deployment = Deployment {
             stack: self.stack,
             key_managers,
             key_manager_ports,
             load_balancer,
+            load_balancer_port: self.load_balancer_port,
             load_balancer_stats: stats,
             api_manager,
             traffic_manager_2,
