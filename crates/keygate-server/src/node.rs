@@ -218,6 +218,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningNode, ServerError> {
     let broker = traffic::open_bus(config, &trusted).await?;
     let traffic_manager = traffic::start_traffic_manager(
         config,
+        stores.clone(),
         broker.clone(),
         options.bind_ip,
         options.ephemeral_ports,

@@ -20,7 +20,9 @@ use keygate_bus::{
 use keygate_config::{Config, Role};
 use keygate_gateway::feed::TrafficLink;
 use keygate_traffic::THROTTLE_CATCH_UP;
-use keygate_traffic::{IngestListeners, RunningTrafficManager, TrafficManager, TrafficSettings};
+use keygate_traffic::{
+    IngestListeners, ProducerAccounts, RunningTrafficManager, TrafficManager, TrafficSettings,
+};
 use rustls_pki_types::CertificateDer;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -182,10 +184,34 @@ fn request_batch(event: &Envelope) -> Vec<serde_json::Value> {
     }
 }
 
+/// Producers' accounts from the user store: a user the store authenticates who holds the
+/// administrators' role, as WSO2's traffic manager accepts its receivers' users. A node
+/// whose file names no super admin password sends as the internal account, which has it.
+struct StoreAccounts {
+    stores: Arc<keygate_store::Stores>,
+    admin_role: String,
+}
+
+#[async_trait]
+impl ProducerAccounts for StoreAccounts {
+    async fn accepts(&self, username: &str, password: &keygate_model::Secret) -> bool {
+        match self.stores.users().authenticate(username, password).await {
+            Ok(Some(user)) => user.roles.iter().any(|role| role == &self.admin_role),
+            Ok(None) => false,
+            Err(error) => {
+                tracing::warn!(%error, "the user store could not check a producer's account");
+                false
+            }
+        }
+    }
+}
+
 /// The traffic-manager role: its ingestion listeners bound (all interfaces' `bind_ip`, the
-/// configured ports or ephemeral ones) and serving, publishing on `bus`.
+/// configured ports or ephemeral ones) and serving, publishing on `bus`; producers are
+/// accepted with the `[apim.throttling]` credentials or an administrator's account.
 pub(crate) async fn start_traffic_manager(
     config: &Config,
+    stores: Arc<keygate_store::Stores>,
     bus: Arc<dyn EventBus>,
     bind_ip: IpAddr,
     ephemeral_ports: bool,
@@ -213,7 +239,12 @@ pub(crate) async fn start_traffic_manager(
         &config.throttling,
         SubjectPrefix::new(&config.throttling.subject_prefix),
     );
+    let accounts = Arc::new(StoreAccounts {
+        stores,
+        admin_role: config.super_admin.admin_role.clone(),
+    });
     let running = TrafficManager::new(settings, bus)
+        .with_accounts(accounts)
         .start(IngestListeners {
             plain: Some(plain),
             tls: Some((secure, tls)),

@@ -32,6 +32,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod clock;
 pub mod dedup;
 pub mod engine;
@@ -41,6 +42,7 @@ pub mod policy;
 mod relay;
 pub mod settings;
 
+pub use accounts::ProducerAccounts;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{DecisionEngine, ReportedKey, RequestReport};
 pub use keygate_throttle::lease::{THROTTLE_CATCH_UP, THROTTLE_LEASE, TRAFFIC_MANAGER_HEARTBEAT};
@@ -75,6 +77,7 @@ pub struct TrafficManager {
     bus: Arc<dyn EventBus>,
     policies: Arc<dyn PolicySource>,
     clock: Arc<dyn Clock>,
+    accounts: Option<Arc<dyn ProducerAccounts>>,
 }
 
 impl TrafficManager {
@@ -86,7 +89,15 @@ impl TrafficManager {
             bus,
             policies: Arc::new(StaticPolicies::default()),
             clock: Arc::new(SystemClock),
+            accounts: None,
         }
+    }
+
+    /// Also accepts producers whose credentials `accounts` accepts (besides the
+    /// configured `[apim.throttling]` user).
+    pub fn with_accounts(mut self, accounts: Arc<dyn ProducerAccounts>) -> Self {
+        self.accounts = Some(accounts);
+        self
     }
 
     /// Takes limits from `policies` (with `deploy_policies`).
@@ -119,7 +130,7 @@ impl TrafficManager {
         } else {
             TrafficPolicies::new()
         };
-        if self.settings.password.is_none() {
+        if self.settings.password.is_none() && self.accounts.is_none() {
             tracing::warn!(
                 "traffic manager has no password configured: every producer will be refused"
             );
@@ -141,6 +152,7 @@ impl TrafficManager {
         let ingest = Arc::new(Ingest {
             relay: Arc::clone(&relay),
             credentials,
+            accounts: self.accounts,
             permits,
         });
         let (shutdown, _) = watch::channel(false);

@@ -48,6 +48,7 @@ impl Credentials {
 pub(crate) struct Ingest {
     pub(crate) relay: Arc<Relay>,
     pub(crate) credentials: Credentials,
+    pub(crate) accounts: Option<Arc<dyn crate::ProducerAccounts>>,
     pub(crate) permits: Arc<Semaphore>,
 }
 
@@ -101,6 +102,14 @@ async fn converse(ingest: &Ingest, tcp: TcpStream, peer: SocketAddr, tls: Option
     }
 }
 
+/// Whether the user store accepts the producer's account, when one is attached.
+async fn account_accepted(ingest: &Ingest, username: &str, password: &Secret) -> bool {
+    match &ingest.accounts {
+        Some(accounts) => accounts.accepts(username, password).await,
+        None => false,
+    }
+}
+
 /// A description of a read failure that never quotes the frame.
 fn describe(error: &WireError) -> String {
     match error {
@@ -131,7 +140,9 @@ async fn conversation<S: AsyncRead + AsyncWrite + Unpin>(
         }))) => {
             let refusal = if protocol != PROTOCOL_VERSION {
                 Some("unsupported protocol version")
-            } else if !ingest.credentials.accepts(&username, &password) {
+            } else if !ingest.credentials.accepts(&username, &password)
+                && !account_accepted(ingest, &username, &password).await
+            {
                 Some("invalid credentials")
             } else {
                 None

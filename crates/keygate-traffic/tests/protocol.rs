@@ -279,3 +279,37 @@ async fn a_producer_reaches_the_tls_listener() {
     producer.shutdown().await;
     tm.shutdown().await;
 }
+
+/// Accounts of a user store holding `USER` with the password `store-password`.
+struct OneAccount;
+
+#[async_trait::async_trait]
+impl keygate_traffic::ProducerAccounts for OneAccount {
+    async fn accepts(&self, username: &str, password: &keygate_model::Secret) -> bool {
+        username == USER && password.expose() == "store-password"
+    }
+}
+
+#[tokio::test]
+async fn an_account_the_user_store_accepts_is_welcome_besides_the_configured_one() {
+    let bus: Arc<dyn keygate_bus::EventBus> = Arc::new(InProcessBus::default());
+    let tm = TrafficManager::new(settings("tm-1"), bus)
+        .with_clock(Arc::new(ManualClock::at(T0)))
+        .with_accounts(Arc::new(OneAccount))
+        .start(IngestListeners {
+            plain: Some(ephemeral().await),
+            tls: None,
+        })
+        .await;
+    for (password, welcome) in [("store-password", true), (PASSWORD, true), ("guess", false)] {
+        let mut client = RawClient::connect(tm.plain_addr().unwrap()).await;
+        let answer = client.hello(password).await;
+        assert_eq!(
+            matches!(answer, Some(Frame::Welcome { .. })),
+            welcome,
+            "{answer:?}"
+        );
+    }
+    assert_eq!(tm.stats().refused, 1);
+    tm.shutdown().await;
+}

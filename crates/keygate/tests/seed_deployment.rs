@@ -1,7 +1,7 @@
 //! The seed's deployment as a user runs it — two key managers behind HAProxy, the API-M
 //! node, shared databases, a broker — each scenario on MariaDB + RabbitMQ (run 1), and
-//! scenarios 1, 4 and 5 on PostgreSQL + NATS with a pair of traffic managers (run 2;
-//! scenarios 2 and 3 there are ignored until its key managers' events are accepted).
+//! scenarios 1 to 5 on PostgreSQL + NATS with a pair of traffic managers (run 2; its key
+//! manager file does not turn token encryption on, so scenario 6 does not apply).
 //! Deployments use the seed's fixed ports, so the scenarios run one after another.
 
 #![allow(
@@ -216,11 +216,9 @@ fn mariadb_rabbitmq_2_token_across_key_managers() {
 }
 
 // Run 2's key managers (the seed's file, without `[super_admin]` or a password for
-// `[apim.throttling]`) publish their revocation events with an account the traffic
-// managers refuse ("invalid credentials"): an opaque token revoked at B stays accepted
-// by the gateway's cache.
+// `[apim.throttling]`) send their events as the internal account, which the traffic
+// managers accept through the user store.
 #[test]
-#[ignore = "the traffic managers refuse run 2's key managers' revocation events"]
 fn postgres_nats_2_token_across_key_managers() {
     scenario(
         Stack::PostgresNats,
@@ -440,10 +438,7 @@ fn mariadb_rabbitmq_3_key_manager_killed_under_load() {
     );
 }
 
-// On run 2 the kill and the rejoin pass, but a secret regenerated at A stays honoured by
-// B's client cache: A's events are refused by the traffic managers as in scenario 2.
 #[test]
-#[ignore = "the traffic managers refuse run 2's key managers' events; B's client cache keeps the old secret"]
 fn postgres_nats_3_key_manager_killed_under_load() {
     scenario(
         Stack::PostgresNats,
