@@ -559,26 +559,35 @@ impl Inner {
     }
 
     /// Records a revoked access token for gateway snapshots and announces it on the bus —
-    /// unless it has expired already, when there is nothing left to refuse.
+    /// unless it has expired already, when there is nothing left to refuse. It is recorded
+    /// under both names gateways refuse tokens by: the `jti` (JWTs) and the digest of the
+    /// token (opaque tokens, which a gateway knows only by their SHA-256), so that a
+    /// gateway that missed the event still refuses either kind after its next snapshot.
     pub(crate) async fn announce_revoked(&self, token: &AccessToken, reason: RevocationReason) {
         let now_ms = self.clock.now_ms();
         if token.expires_at_ms() <= now_ms {
             return;
         }
-        let record = RevokedToken {
+        let record = |signature: &str, token_type| RevokedToken {
             tenant: token.tenant.clone(),
-            signature: token.token_id.clone(),
-            token_type: RevokedTokenType::Jti,
+            signature: signature.to_owned(),
+            token_type,
             expiry_time_ms: token.expires_at_ms(),
             revoked_at_ms: now_ms,
         };
-        if let Err(error) = self
-            .stores
-            .revoked_tokens()
-            .insert_revoked_token(&record)
-            .await
-        {
-            tracing::warn!(%error, "revoked token not recorded for snapshots");
+        let mut records = vec![record(&token.token_id, RevokedTokenType::Jti)];
+        if !token.token_digest.is_empty() && token.token_digest != token.token_id {
+            records.push(record(&token.token_digest, RevokedTokenType::Opaque));
+        }
+        for record in &records {
+            if let Err(error) = self
+                .stores
+                .revoked_tokens()
+                .insert_revoked_token(record)
+                .await
+            {
+                tracing::warn!(%error, "revoked token not recorded for snapshots");
+            }
         }
         self.events.token_revoked(token, reason, now_ms).await;
     }

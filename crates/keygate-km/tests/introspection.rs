@@ -155,6 +155,31 @@ async fn refresh_tokens_introspect_with_their_own_expiry() {
 }
 
 #[tokio::test]
+async fn a_revoked_opaque_token_is_recorded_for_snapshots_by_its_digest() {
+    let km = km_with_apps().await;
+    let access = km
+        .client_credentials("other", "other-secret", None)
+        .await
+        .ok()
+        .field("access_token");
+    let digest = keygate_jose::TokenHasher::hash(&access);
+    let revoked = km.stores.revoked_tokens();
+    assert!(revoked.revoked_token(&digest).await.unwrap().is_none());
+    km.post(
+        "/oauth2/revoke",
+        &[("token", &access)],
+        Some(("other", "other-secret")),
+    )
+    .await
+    .ok();
+    // A gateway knows an opaque token only by its SHA-256: a gateway that missed the
+    // event refuses it after its next snapshot, which lists this record.
+    let recorded = revoked.revoked_token(&digest).await.unwrap().unwrap();
+    assert_eq!(recorded.token_type, keygate_model::RevokedTokenType::Opaque);
+    assert!(recorded.expiry_time_ms > recorded.revoked_at_ms);
+}
+
+#[tokio::test]
 async fn revocation_emits_one_event_per_revoked_token() {
     let km = km_with_apps().await;
     let mut events = km.revocations().await;
