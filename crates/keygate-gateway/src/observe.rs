@@ -13,7 +13,10 @@
 //! its versioned context (`none` when no API matched), an application by its id. Labels
 //! are shared or static strings, and each worker thread keeps the metric handles of the
 //! label sets it has seen: recording an answered call copies no text and looks nothing
-//! up in the recorder's registry.
+//! up in the recorder's registry. Label values a client chooses are bounded: a method
+//! other than the nine of RFC 9110 is `OTHER`, and a thread keeps at most
+//! [`MAX_HANDLES`] label sets (it starts afresh when full, which costs a registry lookup
+//! per label set, never a lost count).
 
 use crate::replica::ApplicationEntry;
 use crate::route::DeployedApi;
@@ -26,6 +29,9 @@ use std::time::Instant;
 
 /// The tracing target of access-log lines.
 pub const ACCESS_LOG_TARGET: &str = "keygate::access";
+
+/// The most label sets a worker thread keeps handles for.
+pub const MAX_HANDLES: usize = 4096;
 
 /// What the pipeline learnt about a call, for its metrics and log line.
 #[derive(Debug, Default)]
@@ -53,8 +59,8 @@ pub(crate) fn access_log_enabled() -> bool {
     tracing::enabled!(target: ACCESS_LOG_TARGET, tracing::Level::INFO)
 }
 
-/// A method as a label; the standard ones without a copy.
-fn method_label(method: &http::Method) -> SharedString {
+/// The name of a method of RFC 9110, or `None` for an extension method.
+fn standard_method(method: &http::Method) -> Option<&'static str> {
     const STANDARD: [(http::Method, &str); 9] = [
         (http::Method::GET, "GET"),
         (http::Method::POST, "POST"),
@@ -66,10 +72,21 @@ fn method_label(method: &http::Method) -> SharedString {
         (http::Method::CONNECT, "CONNECT"),
         (http::Method::TRACE, "TRACE"),
     ];
-    STANDARD.iter().find(|(m, _)| m == method).map_or_else(
-        || SharedString::from_owned(method.as_str().to_owned()),
-        |(_, name)| SharedString::const_str(name),
-    )
+    STANDARD
+        .iter()
+        .find(|(m, _)| m == method)
+        .map(|(_, name)| *name)
+}
+
+/// A method as a label: the standard ones by name, any other as `OTHER`, so that a client
+/// cannot make a series per made-up method.
+fn method_label(method: &http::Method) -> SharedString {
+    SharedString::const_str(standard_method(method).unwrap_or("OTHER"))
+}
+
+/// The method a label set is kept under: itself when standard, `None` for the rest.
+fn method_key(method: &http::Method) -> Option<http::Method> {
+    standard_method(method).map(|_| method.clone())
 }
 
 /// A status as a label; the common ones without a copy.
@@ -104,7 +121,7 @@ fn status_label(status: u16) -> SharedString {
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct CallKey {
     api: usize,
-    method: http::Method,
+    method: Option<http::Method>,
     status: u16,
     code: Option<u32>,
 }
@@ -127,12 +144,15 @@ thread_local! {
 fn count(call: &Finished<'_>, api: Option<&Arc<str>>, seconds: f64) {
     let key = CallKey {
         api: api.map_or(0, |label| Arc::as_ptr(label).cast::<u8>() as usize),
-        method: call.method.clone(),
+        method: method_key(call.method),
         status: call.status,
         code: call.code,
     };
     HANDLES.with(|table| {
         let mut table = table.borrow_mut();
+        if table.len() >= MAX_HANDLES && !table.contains_key(&key) {
+            table.clear();
+        }
         let handles = table.entry(key).or_insert_with(|| {
             let label = api.map_or(SharedString::const_str("none"), |label| {
                 SharedString::from_shared(label.clone())
@@ -205,3 +225,13 @@ pub(crate) fn cache_lookup(cache: &'static str, hit: bool) {
         lookups.push((cache, hit, counter));
     });
 }
+
+/// Label sets this thread keeps handles for.
+#[cfg(test)]
+fn handles_len() -> usize {
+    HANDLES.with(|table| table.borrow().len())
+}
+
+#[cfg(test)]
+#[path = "observe_tests.rs"]
+mod tests;

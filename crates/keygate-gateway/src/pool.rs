@@ -31,6 +31,10 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
+/// The longest a request waits for an idle connection to finish its last response before
+/// taking another.
+const READY_WAIT: Duration = Duration::from_millis(50);
+
 /// Tells pools apart in the per-thread tables.
 static NEXT_POOL: AtomicUsize = AtomicUsize::new(0);
 
@@ -130,8 +134,9 @@ impl PlainPool {
                 return None;
             }
             let mut sender = idle.sender;
-            // Ready at once unless the connection is still finishing its last response.
-            if sender.ready().await.is_ok() {
+            // Ready at once unless the connection is still finishing its last response;
+            // one that stays busy is let go rather than waited for.
+            if let Ok(Ok(())) = tokio::time::timeout(READY_WAIT, sender.ready()).await {
                 return Some(Taken {
                     sender,
                     reused: true,
@@ -204,9 +209,12 @@ impl PlainPool {
     }
 }
 
-/// The `Host` header for a backend authority, as a client sends it.
+/// The `Host` header for a backend authority, as a client sends it: host and port, never
+/// the credentials of an endpoint URL's userinfo (RFC 9110 §7.2).
 pub(crate) fn host_header(authority: &Authority) -> Option<HeaderValue> {
-    HeaderValue::from_str(authority.as_str()).ok()
+    let text = authority.as_str();
+    let host = text.rsplit_once('@').map_or(text, |(_, host)| host);
+    HeaderValue::from_str(host).ok()
 }
 
 /// Sets `Host` unless the request has one.
@@ -267,3 +275,7 @@ impl Drop for PooledBody {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "pool_tests.rs"]
+mod tests;
