@@ -409,6 +409,15 @@ mod tests {
             Config::embedded_default().advertised_management_port(),
             9443
         );
+        let tomcat = "[transport.https.properties]\nproxyPort = 443\nmaxThreads = 400\n";
+        let loaded = crate::load_str(tomcat, Path::new("deployment.toml")).unwrap();
+        assert_eq!(loaded.config.server.proxy_port, Some(443));
+        let warned: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert!(
+            warned[0].contains("transport.https.properties.maxThreads"),
+            "{warned:?}"
+        );
         let bad = "[transport.https.properties]\nproxyPort = 70000\n";
         let report = crate::load_str(bad, Path::new("deployment.toml")).unwrap_err();
         assert!(

@@ -81,11 +81,38 @@ pub(crate) struct TransportHttpsFile {
 }
 
 /// `[transport.https.properties]`: of Tomcat's connector properties, the port a load
-/// balancer in front of the node receives on.
-#[derive(Debug, Default, Deserialize)]
+/// balancer in front of the node receives on. The others (`maxThreads`, `ciphers`,
+/// `proxyName`, …) are warned about by name, as other tables keygate ignores are.
+#[derive(Debug, Default)]
 pub(crate) struct TransportHttpsPropertiesFile {
-    #[serde(rename = "proxyPort")]
     pub proxy_port: Option<i64>,
+}
+
+impl<'de> Deserialize<'de> for TransportHttpsPropertiesFile {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Properties;
+        impl<'de> serde::de::Visitor<'de> for Properties {
+            type Value = TransportHttpsPropertiesFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table of connector properties")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut properties = TransportHttpsPropertiesFile::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "proxyPort" {
+                        properties.proxy_port = Some(map.next_value()?);
+                    } else {
+                        map.next_value::<Unsupported>()?;
+                    }
+                }
+                Ok(properties)
+            }
+        }
+        deserializer.deserialize_map(Properties)
+    }
 }
 
 /// `[gateway]` (keygate's): how long the gateway waits for backends.
