@@ -12,7 +12,7 @@
 use crate::backend::MIGRATIONS_TABLE;
 use crate::db::{Db, StoreOptions};
 use crate::error::{StoreError, StoreResult};
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 /// Whether opening a store may change the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,10 +73,20 @@ fn known_version(backend: crate::backend::Backend) -> i64 {
 
 /// The versions recorded as applied, ascending; empty when the database has no history.
 pub(crate) async fn applied_versions(db: &Db) -> StoreResult<Vec<i64>> {
+    let mut conn = db
+        .pool()
+        .acquire()
+        .await
+        .map_err(|e| db.fail(e, "schema history"))?;
+    applied_versions_on(db, &mut conn).await
+}
+
+/// [`applied_versions`], read on `conn`.
+async fn applied_versions_on(db: &Db, conn: &mut AnyConnection) -> StoreResult<Vec<i64>> {
     let exists: i64 = db
         .query(db.backend().table_exists_sql())
         .bind(MIGRATIONS_TABLE)
-        .fetch_one(db.pool())
+        .fetch_one(&mut *conn)
         .await
         .and_then(|row| row.try_get(0))
         .map_err(|e| db.fail(e, "schema history"))?;
@@ -85,7 +95,7 @@ pub(crate) async fn applied_versions(db: &Db) -> StoreResult<Vec<i64>> {
     }
     let sql = format!("SELECT version FROM {MIGRATIONS_TABLE} WHERE success ORDER BY version");
     db.query(&sql)
-        .fetch_all(db.pool())
+        .fetch_all(&mut *conn)
         .await
         .map_err(|e| db.fail(e, "schema history"))?
         .iter()
@@ -106,26 +116,39 @@ fn refuse_newer(found: &[i64], known: i64) -> StoreResult<()> {
     }
 }
 
-/// Applies pending migrations (up to `target` when given), one migrator at a time.
+/// Applies pending migrations (up to `target` when given), one migrator at a time. Where
+/// the lock is a database session (MySQL, MariaDB) the migrations run on that session,
+/// so a pool of one connection (`maxActive = 1`) can migrate.
 pub(crate) async fn apply(db: &Db, target: Option<i64>) -> StoreResult<MigrationReport> {
-    let lock = db.lock_migrations().await?;
-    let report = apply_locked(db, target).await;
+    let mut lock = db.lock_migrations().await?;
+    let report = match lock.session() {
+        Some(session) => apply_locked(db, target, session).await,
+        None => match db.pool().acquire().await {
+            Ok(mut conn) => apply_locked(db, target, &mut conn).await,
+            Err(e) => Err(db.fail(e, "schema history")),
+        },
+    };
     lock.release().await;
     report
 }
 
-async fn apply_locked(db: &Db, target: Option<i64>) -> StoreResult<MigrationReport> {
+async fn apply_locked(
+    db: &Db,
+    target: Option<i64>,
+    conn: &mut AnyConnection,
+) -> StoreResult<MigrationReport> {
     let backend = db.backend();
     let known = known_version(backend);
-    let before = applied_versions(db).await?;
+    let before = applied_versions_on(db, conn).await?;
     refuse_newer(&before, known)?;
     let migrator = backend.migrator();
-    let run = match target {
-        Some(target) => migrator.run_to(target, db.pool()).await,
-        None => migrator.run(db.pool()).await,
-    };
-    run.map_err(StoreError::Migration)?;
-    let after = applied_versions(db).await?;
+    // On one connection (`run_direct`: sqlx's `run` over a borrowed connection does not
+    // give a `Send` future).
+    migrator
+        .run_direct(target, conn, false)
+        .await
+        .map_err(StoreError::Migration)?;
+    let after = applied_versions_on(db, conn).await?;
     let applied: Vec<i64> = after
         .iter()
         .copied()

@@ -11,7 +11,7 @@ mod sqlite;
 use crate::error::{StoreError, StoreResult, redact_url};
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyPool, Row};
+use sqlx::{Any, AnyConnection, AnyPool, Row};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
@@ -196,6 +196,14 @@ impl Backend {
 }
 
 impl MigrationLock {
+    /// The session holding the lock, when it is one: migrations must run on it.
+    pub(crate) fn session(&mut self) -> Option<&mut AnyConnection> {
+        match self {
+            Self::Session(conn) => Some(&mut **conn),
+            Self::File(_) | Self::Driver => None,
+        }
+    }
+
     /// Lets the next migrator in.
     pub(crate) async fn release(self) {
         match self {
