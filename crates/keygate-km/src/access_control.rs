@@ -344,10 +344,9 @@ impl Inner {
     /// The caller an active access token of this key manager stands for.
     async fn authenticate_bearer(&self, token: &str) -> Result<Principal, Failure> {
         let record = self
-            .stores
-            .tokens()
-            .token_by_digest(&self.protection.lookup_key(token))
+            .access_token_by_value(token)
             .await?
+            .map(|found| found.record)
             .filter(|record| record.is_active_at(self.clock.now_ms()))
             .ok_or(OAuthError::InvalidToken(None))?;
         let roles = self

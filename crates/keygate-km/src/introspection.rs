@@ -6,7 +6,8 @@
 //! user with the administrator role, who may introspect any token (WSO2's resource
 //! servers use the key manager's admin credentials). A token that is unknown, expired,
 //! revoked, superseded or another client's is `{"active": false}` and nothing more
-//! (§2.2). Tokens are found by their SHA-256, access tokens first unless
+//! (§2.2). Tokens are found as [`crate::token_keys`] says — a verified access token JWT
+//! by its `jti`, anything else by its SHA-256 — access tokens first unless
 //! `token_type_hint` says `refresh_token`.
 
 use crate::clients::Caller;
@@ -61,7 +62,7 @@ impl Inner {
         value: &str,
         hint: Option<&str>,
     ) -> Result<Option<FoundToken>, Failure> {
-        let digest = self.protection.lookup_key(value);
+        let keys = self.access_token_keys(value);
         let tokens = self.stores.tokens();
         let refresh_first = hint == Some("refresh_token");
         for kind in if refresh_first {
@@ -70,8 +71,8 @@ impl Inner {
             [TokenKind::Access, TokenKind::Refresh]
         } {
             let found = match kind {
-                TokenKind::Access => tokens.token_by_digest(&digest).await?,
-                TokenKind::Refresh => tokens.token_by_refresh_digest(&digest).await?,
+                TokenKind::Access => self.access_token_by_keys(&keys).await?.map(|f| f.record),
+                TokenKind::Refresh => tokens.token_by_refresh_digest(&keys.digest).await?,
             };
             if let Some(record) = found {
                 return Ok(Some(FoundToken { record, kind }));

@@ -14,7 +14,8 @@
 //! Modules: [`settings`] (what the configuration says), [`errors`] (every failure and the
 //! one mapping to HTTP), [`http`] (routes and strict request reading), [`clients`] (client
 //! authentication), [`assertion`] (RFC 7523 JWTs), [`mtls`] (RFC 8705), [`grants`] (the
-//! token endpoint), [`tokens`] (minting), [`introspection`], [`revocation`], [`events`]
+//! token endpoint), [`tokens`] (minting), [`token_keys`] (what access tokens are stored and
+//! found under), [`introspection`], [`revocation`], [`events`]
 //! (revocations on the bus), [`userinfo`], [`discovery`], [`signing`] (keys and
 //! rotation), [`protection`] (at-rest protection), [`cache`] (clients, scopes and roles
 //! kept in memory, with their invalidation), [`clock`]; for people at a browser,
@@ -59,6 +60,7 @@ pub mod session;
 pub mod settings;
 pub mod signing;
 pub mod throttle_data;
+pub mod token_keys;
 pub mod tokens;
 pub mod userinfo;
 pub mod validation;

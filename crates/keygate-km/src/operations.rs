@@ -176,10 +176,9 @@ pub(crate) async fn user_claims(
     let username = match (text("username"), text("accessToken")) {
         (Some(username), _) => username,
         (None, Some(token)) => inner
-            .stores
-            .tokens()
-            .token_by_digest(&inner.protection.lookup_key(&token))
+            .access_token_by_value(&token)
             .await?
+            .map(|found| found.record)
             .filter(|record| record.is_active_at(inner.clock.now_ms()))
             .map(|record| record.subject)
             .ok_or(OAuthError::InvalidToken(None))?,

@@ -1,12 +1,13 @@
 //! Tokens, codes and client secrets at rest (DESIGN §6, `[apim.oauth_config]`).
 //!
 //! Whatever the mode, a token or code is found by its lookup key: the SHA-256 of its
-//! value ([`TokenProtection::lookup_key`]), so no lookup ever needs the value itself. What
-//! else is kept depends on the mode:
+//! value ([`TokenProtection::lookup_key`]) — or, for a JWT access token, its `jti`
+//! ([`crate::token_keys`]) — so no lookup ever needs the value itself. What else is kept
+//! depends on the mode:
 //!
 //! - `plain` (default): the value as issued, so that it can be given back — except a JWT
-//!   access token, of which nothing but the digest is kept: its `jti` is the record's id,
-//!   which is what WSO2 keeps of a JWT (as the token's alias), and a JWT is its own
+//!   access token, of which nothing but its `jti` is kept (the record's id and lookup
+//!   key), which is what WSO2 keeps of a JWT (as the token's alias), and a JWT is its own
 //!   record for whoever holds it;
 //! - `hash` (`enable_token_hashing`): nothing but the digest — irreversible, and, as WSO2
 //!   documents, every request then gets a new token and no token can be retrieved;

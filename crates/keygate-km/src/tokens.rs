@@ -3,7 +3,7 @@
 //! the header) or opaque values (32 random bytes, base64url) — refresh tokens (always
 //! opaque), and OpenID Connect ID tokens (OIDC Core §2, §3.1.3.6) when `openid` was
 //! granted to a user; together with the record that persists them, kept as
-//! [`crate::protection`] says.
+//! [`crate::protection`] says, under the key [`crate::token_keys`] gives it.
 //!
 //! An access token JWT carries `iss`, `sub` (the user, or for an application token the
 //! client's owner, as WSO2 does), `aud` and `client_id` and `azp` (the client), `scope`,
@@ -15,6 +15,7 @@ use crate::clients::AuthenticatedClient;
 use crate::clock::Draw;
 use crate::errors::{Failure, no_store_json};
 use crate::manager::Inner;
+use crate::token_keys::jti_key;
 use aws_lc_rs::digest;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -152,10 +153,15 @@ impl Inner {
         };
 
         let protection = &self.protection;
+        // A JWT is kept under its time-ordered `jti`, an opaque token under its digest.
+        let token_digest = match client.token_type {
+            TokenType::Jwt => jti_key(&token_id),
+            TokenType::Oauth => protection.lookup_key(access_token.expose()),
+        };
         let record = AccessToken {
             token_id,
             tenant: self.settings.tenant.clone(),
-            token_digest: protection.lookup_key(access_token.expose()),
+            token_digest,
             token_value: protection.stored_access_token(&access_token, client.token_type)?,
             refresh_token_digest: refresh_token
                 .as_ref()

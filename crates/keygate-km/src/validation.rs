@@ -7,7 +7,8 @@
 //!
 //! The steps are WSO2's (`APIKeyValidationService`), in its order:
 //!
-//! 1. the token, found by its SHA-256 whatever the persistence mode (a JWT of ours too):
+//! 1. the token, found by its lookup key whatever the persistence mode
+//!    ([`crate::token_keys`]: a JWT of ours by its `jti`, anything else by its SHA-256):
 //!    unknown, revoked or superseded is 900901; expired is 900903 (a JWT we no longer
 //!    hold a record of is judged by its signature and `exp` the same way);
 //! 2. the token's type against the resource's `required_auth_level`: an application
@@ -27,14 +28,15 @@
 //! JWT themselves from these fields.
 //!
 //! With `[apim.cache.km_token]` on, authorized answers are kept for its expiry under
-//! WSO2's key `token:context:version:resource:verb` — the token by its SHA-256, never its
-//! value. A cached answer is given only after the token's record is read again and found
+//! WSO2's key `token:context:version:resource:verb` — the token by its lookup key, never
+//! its value. A cached answer is given only after the token's record is read again and found
 //! active, so a revocation — on this node or any other — takes effect at the next call;
 //! the entries of a token found revoked, and of a client whose secret is regenerated or
 //! which is deleted, are dropped.
 
 use crate::errors::{Failure, no_store_json};
 use crate::manager::{Inner, KeyManager};
+use crate::token_keys::FoundAccessToken;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -105,10 +107,10 @@ impl ValidationCache {
         }
     }
 
-    /// Drops every answer about the token whose SHA-256 is `digest`.
-    pub(crate) fn forget_token(&self, digest: &str) {
+    /// Drops every answer about the token stored under the lookup `key`.
+    pub(crate) fn forget_token(&self, key: &str) {
         if let Some(cache) = &self.answers {
-            let prefix = format!("{digest}:");
+            let prefix = format!("{key}:");
             if let Err(e) = cache.invalidate_entries_if(move |key, _| key.starts_with(&prefix)) {
                 tracing::warn!(error = %e, "validation cache not invalidated");
             }
@@ -155,20 +157,21 @@ impl KeyManager {
         let inner = &self.inner;
         let now_ms = inner.clock.now_ms();
         let token = request.token.expose();
-        let digest = inner.protection.lookup_key(token);
+        let keys = inner.access_token_keys(token);
         let cache = &inner.services.validation_cache;
-        let Some(record) = inner.stores.tokens().token_by_digest(&digest).await? else {
-            cache.forget_token(&digest);
+        let Some(FoundAccessToken { key, record }) = inner.access_token_by_keys(&keys).await?
+        else {
+            keys.in_order().for_each(|key| cache.forget_token(key));
             return Ok(KeyValidationInfo::refused(
                 inner.unrecorded_token_status(token),
             ));
         };
         if let Some(code) = token_refusal(&record, now_ms) {
-            cache.forget_token(&digest);
+            cache.forget_token(&key);
             return Ok(KeyValidationInfo::refused(code));
         }
         let cache_key = format!(
-            "{digest}:{}:{}:{}:{}",
+            "{key}:{}:{}:{}:{}",
             request.context, request.version, request.matching_resource, request.http_verb
         );
         if let Some(info) = cache.get(&cache_key) {

@@ -185,20 +185,29 @@ async fn hashing_stores_only_digests_and_flows_still_work() {
     let issued = run_flows(&km).await;
     let cells = stored_cells(&km).await;
     assert_nothing_usable_stored(&cells, &issued);
-    // Token columns hold SHA-256 digests and nothing else.
+    // Token columns hold SHA-256 digests, or a JWT's `jti`, and nothing else.
     let url = format!("sqlite://{}", km.db_path.display());
     let mut conn = SqliteConnection::connect(&url).await.unwrap();
-    let rows =
-        sqlx::query("SELECT token_digest, token_value, refresh_token_value FROM kg_access_token")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
+    let rows = sqlx::query(
+        "SELECT token_digest, token_value, refresh_token_value, token_id FROM kg_access_token",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let mut by_jti = 0;
     for row in rows {
         let digest: String = row.get(0);
-        assert_eq!(digest.len(), 64);
+        let token_id: String = row.get(3);
+        if digest == format!("jti:{token_id}") {
+            by_jti += 1;
+        } else {
+            assert_eq!(digest.len(), 64);
+            assert!(digest.bytes().all(|b| b.is_ascii_hexdigit()));
+        }
         assert!(row.get::<Option<String>, _>(1).is_none());
         assert!(row.get::<Option<String>, _>(2).is_none());
     }
+    assert_eq!(by_jti, 2, "the two JWT access tokens are kept by their jti");
 }
 
 #[tokio::test]
@@ -247,7 +256,7 @@ async fn plain_mode_keeps_opaque_tokens_and_only_the_jti_of_a_jwt() {
         );
     }
     // A JWT access token is not: its jti is the record id (what WSO2 keeps of a JWT, as
-    // the token's alias), and it is found by its digest.
+    // the token's alias), and it is found by its jti.
     let jwt = &issued.values[2];
     assert!(cells.iter().all(|cell| !contains(cell, jwt.as_bytes())));
     let jti = jwt_claims(jwt)["jti"].as_str().unwrap().to_owned();
