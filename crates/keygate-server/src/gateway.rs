@@ -1,7 +1,7 @@
 //! The gateway role in a node: its [`Gateway`] built from the configuration, mounted on
 //! the gateway listeners (8243, 8280) with `/token` and `/revoke` forwarded to the key
-//! manager, its replica kept current by a [`ReplicaFeed`], and its request events
-//! published on the bus.
+//! manager, its replica kept current by a [`ReplicaFeed`], and its request events sent to
+//! the traffic managers (`crate::traffic` picks the road).
 //!
 //! What a gateway needs of the other roles comes in-process when they run in the same
 //! node, and over HTTPS otherwise:
@@ -28,7 +28,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
 use axum::routing::any;
-use keygate_bus::{Envelope, EventBus, Subject, SubjectPrefix};
+use keygate_bus::{Subject, SubjectPrefix};
 use keygate_config::{Config, JwtSigningAlgorithm};
 use keygate_control::ControlPlane;
 use keygate_gateway::auth::keys::{JwksFetcher, JwksKeys, KeySource, KeySourceError};
@@ -37,17 +37,15 @@ use keygate_gateway::{
     ClientConnection, FeedSubscriptions, Gateway, GatewaySettings, HttpJwksFetcher,
     HttpKeyValidator, HttpSnapshotSource, KeyValidationInfo, KeyValidationRequest, KeyValidator,
     KeyValidatorError, ProxySettings, RemoteService, Replica, ReplicaData, ReplicaFeed,
-    RequestEvent, RequestEventError, RequestEventQueue, RequestEventSettings, RequestEventSink,
-    SnapshotError, SnapshotSource, StaticKeys, SystemClock, TrustedIssuer, UpstreamClient,
-    UserClaimsError, UserClaimsSource,
+    RequestEventQueue, RequestEventSettings, SnapshotError, SnapshotSource, StaticKeys,
+    SystemClock, TrustedIssuer, UpstreamClient, UserClaimsError, UserClaimsSource,
 };
 use keygate_jose::{JwkSet, Keystore, KeystoreEntry, SigningKey};
 use keygate_km::KeyManager;
 use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
@@ -118,7 +116,8 @@ pub(crate) struct GatewayRole {
 pub(crate) struct Peers<'a> {
     pub key_manager: Option<&'a KeyManager>,
     pub control_plane: Option<&'a ControlPlane>,
-    pub bus: Arc<dyn EventBus>,
+    /// What the node's roles publish through; it also routes request events.
+    pub bus: Arc<crate::traffic::PublishingBus>,
     /// The node's own TLS certificate chain, trusted like the truststore (a node calling
     /// itself, or peers sharing its certificate).
     pub own_chain: Vec<CertificateDer<'static>>,
@@ -126,12 +125,6 @@ pub(crate) struct Peers<'a> {
 
 fn config_error(what: &str, error: impl std::fmt::Display) -> ServerError {
     ServerError::Config(format!("gateway: {what}: {error}"))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The certificates of the `[truststore]`, when one is configured.
@@ -265,43 +258,8 @@ impl SnapshotSource for LocalSnapshotSource {
     }
 }
 
-/// Request events as `keygate.throttle.request` envelopes, one per batch.
-struct BusRequestEvents {
-    bus: Arc<dyn EventBus>,
-    subject: Subject,
-    origin_node: String,
-    revision: AtomicU64,
-}
-
-impl std::fmt::Debug for BusRequestEvents {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BusRequestEvents")
-            .field("subject", &self.subject)
-            .finish_non_exhaustive()
-    }
-}
-
 /// The envelope type of a batch of request events.
 pub const REQUEST_EVENTS_TYPE: &str = "REQUEST_EVENTS";
-
-#[async_trait]
-impl RequestEventSink for BusRequestEvents {
-    async fn publish(&self, batch: Vec<RequestEvent>) -> Result<(), RequestEventError> {
-        let now = now_ms();
-        let envelope = Envelope {
-            id: uuid::Uuid::new_v4().to_string(),
-            event_type: REQUEST_EVENTS_TYPE.to_owned(),
-            revision: self.revision.fetch_add(1, Ordering::Relaxed) + 1,
-            time: now,
-            origin_node: self.origin_node.clone(),
-            payload: serde_json::json!({ "events": batch }),
-        };
-        self.bus
-            .publish(&self.subject, &envelope)
-            .await
-            .map_err(|e| RequestEventError(e.to_string()))
-    }
-}
 
 /// Where `/token` and `/revoke` go.
 #[derive(Clone)]
@@ -468,14 +426,10 @@ impl GatewayRole {
         let link = crate::traffic::gateway_link(config, peers.bus.clone());
         let events = config.throttling.enable_data_publishing.then(|| {
             let queue = RequestEventQueue::new(RequestEventSettings::default());
-            tasks.push(queue.spawn(Arc::new(BusRequestEvents {
-                bus: peers.bus.clone(),
-                subject: Subject::throttle_request(&SubjectPrefix::new(
-                    &config.throttling.subject_prefix,
-                )),
-                origin_node: link.node.clone(),
-                revision: AtomicU64::new(u64::try_from(now_ms()).unwrap_or(0)),
-            })));
+            tasks.push(queue.spawn(peers.bus.request_events(
+                Subject::throttle_request(&SubjectPrefix::new(&config.throttling.subject_prefix)),
+                link.node.clone(),
+            )));
             queue
         });
         if let Some(queue) = &events {

@@ -8,24 +8,35 @@
 //!   [`Producer`] to every group's traffic managers, which count and relay it onto the
 //!   broker; without url groups it goes straight onto the bus;
 //! - the `traffic-manager` role listens on 9611/9711 plus offset (port 0 for tests), TLS
-//!   with the node's own certificate.
+//!   with the node's own certificate;
+//! - a gateway's request events take the cheapest road to the traffic managers
+//!   ([`PublishingBus::request_events`]): with url groups one ingestion event per request,
+//!   serialised from the typed event; on a broker one envelope per batch; in-process
+//!   the batch itself to the node's own traffic manager ([`RequestIntake`]), and an
+//!   envelope on `keygate.throttle.request` only while a subscriber of the node listens
+//!   there (nobody else can).
 
 use crate::ServerError;
+use crate::gateway::REQUEST_EVENTS_TYPE;
 use async_trait::async_trait;
 use keygate_bus::ingest::Topic;
 use keygate_bus::{
-    BrokerTrust, BusError, BusSettings, Envelope, EventBus, Producer, ProducerSettings, Subject,
-    SubjectPrefix, Subscription,
+    BrokerTrust, BusError, BusMessage, BusSettings, Envelope, EventBus, Producer, ProducerSettings,
+    Subject, SubjectPrefix, Subscription, SubscriptionStream,
 };
 use keygate_config::{Config, Role};
 use keygate_gateway::feed::TrafficLink;
+use keygate_gateway::{RequestEvent, RequestEventError, RequestEventSink};
 use keygate_traffic::THROTTLE_CATCH_UP;
 use keygate_traffic::{
-    IngestListeners, ProducerAccounts, RunningTrafficManager, TrafficManager, TrafficSettings,
+    IngestListeners, ProducerAccounts, RequestIntake, RunningTrafficManager, TrafficManager,
+    TrafficSettings,
 };
 use rustls_pki_types::CertificateDer;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 
 /// The bus of `[apim.throttling] throttle_decision_endpoints`; TLS brokers also trust
@@ -33,7 +44,7 @@ use tokio::net::TcpListener;
 pub(crate) async fn open_bus(
     config: &Config,
     trusted: &[CertificateDer<'static>],
-) -> Result<Arc<dyn EventBus>, ServerError> {
+) -> Result<Arc<NodeBus>, ServerError> {
     let mut settings = BusSettings::from_config(config);
     settings.trust = BrokerTrust {
         extra_roots: trusted.to_vec(),
@@ -44,7 +55,103 @@ pub(crate) async fn open_bus(
     if !settings.brokers.is_empty() {
         tracing::info!(brokers = %settings.display_brokers(), transport = bus.transport(), "event bus");
     }
-    Ok(bus)
+    let prefix = SubjectPrefix::new(&config.throttling.subject_prefix);
+    Ok(Arc::new(NodeBus::new(
+        bus,
+        settings.brokers.is_empty(),
+        &prefix,
+    )))
+}
+
+/// The bus every role of the node subscribes on: a broker, or the in-process bus. On the
+/// in-process bus it also knows whether anyone listens on `keygate.throttle.request` and
+/// holds the node's own traffic manager's [`RequestIntake`], so that request events need
+/// no envelope when nobody but that traffic manager takes them.
+pub(crate) struct NodeBus {
+    bus: Arc<dyn EventBus>,
+    local: Option<LocalRequests>,
+}
+
+/// Who takes request events on the in-process bus.
+struct LocalRequests {
+    subject: Subject,
+    /// Live subscriptions to `subject`.
+    listeners: Arc<AtomicUsize>,
+    /// The node's traffic manager, once started.
+    intake: OnceLock<RequestIntake>,
+}
+
+impl NodeBus {
+    /// `bus`, in-process or a broker's, of a node whose subjects start with `prefix`.
+    pub(crate) fn new(bus: Arc<dyn EventBus>, in_process: bool, prefix: &SubjectPrefix) -> Self {
+        Self {
+            bus,
+            local: in_process.then(|| LocalRequests {
+                subject: Subject::throttle_request(prefix),
+                listeners: Arc::new(AtomicUsize::new(0)),
+                intake: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Hands the request events of the node's gateway to its traffic manager (in-process
+    /// bus only; a broker's traffic managers are reached through it or the url groups).
+    fn attach(&self, intake: RequestIntake) {
+        if let Some(local) = &self.local {
+            let _ = local.intake.set(intake);
+        }
+    }
+}
+
+#[async_trait]
+impl EventBus for NodeBus {
+    async fn publish(&self, subject: &Subject, event: &Envelope) -> Result<(), BusError> {
+        self.bus.publish(subject, event).await
+    }
+
+    async fn subscribe(&self, subject: &Subject) -> Result<Subscription, BusError> {
+        let subscription = self.bus.subscribe(subject).await?;
+        match &self.local {
+            Some(local) if &local.subject == subject => Ok(Subscription::new(Listening {
+                inner: subscription,
+                _listener: Listener::new(&local.listeners),
+            })),
+            _ => Ok(subscription),
+        }
+    }
+
+    fn transport(&self) -> &'static str {
+        self.bus.transport()
+    }
+}
+
+/// A subscription counted among the listeners of its subject while it lives.
+struct Listening {
+    inner: Subscription,
+    _listener: Listener,
+}
+
+#[async_trait]
+impl SubscriptionStream for Listening {
+    async fn next(&mut self) -> Option<BusMessage> {
+        self.inner.next().await
+    }
+}
+
+/// One in a count of listeners, until dropped.
+struct Listener(Arc<AtomicUsize>);
+
+impl Listener {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A client for `ssl://` traffic managers trusting `trusted`.
@@ -65,16 +172,65 @@ fn producer_tls(trusted: &[CertificateDer<'static>]) -> Option<Arc<rustls::Clien
         .map(|builder| Arc::new(builder.with_root_certificates(roots).with_no_client_auth()))
 }
 
-/// The bus the roles publish through: `bus` itself, or — with url groups — a
-/// [`ProducerBus`] sending to the traffic managers (subscriptions stay on `bus`).
+/// The bus the roles publish through: the node's bus itself, or — with url groups — a
+/// [`ProducerBus`] sending to the traffic managers (subscriptions stay on the node's bus).
+pub(crate) struct PublishingBus {
+    publish: Arc<dyn EventBus>,
+    node: Arc<NodeBus>,
+    producer: Option<Arc<Producer>>,
+}
+
+#[async_trait]
+impl EventBus for PublishingBus {
+    async fn publish(&self, subject: &Subject, event: &Envelope) -> Result<(), BusError> {
+        self.publish.publish(subject, event).await
+    }
+
+    async fn subscribe(&self, subject: &Subject) -> Result<Subscription, BusError> {
+        self.publish.subscribe(subject).await
+    }
+
+    fn transport(&self) -> &'static str {
+        self.publish.transport()
+    }
+}
+
+impl PublishingBus {
+    /// Where a gateway called `origin_node` sends its batches of request events, published
+    /// as `subject` (`keygate.throttle.request` under the node's prefix).
+    pub(crate) fn request_events(
+        &self,
+        subject: Subject,
+        origin_node: String,
+    ) -> Arc<dyn RequestEventSink> {
+        let route = match &self.producer {
+            Some(producer) => RequestRoute::Producer(Arc::clone(producer)),
+            None => RequestRoute::Node(Arc::clone(&self.node)),
+        };
+        Arc::new(RequestEventPublisher {
+            route,
+            subject,
+            origin_node,
+            revision: AtomicU64::new(u64::try_from(now_ms()).unwrap_or(0)),
+        })
+    }
+}
+
+/// The bus the roles publish through ([`PublishingBus`]); with url groups also the
+/// ingestion producer.
 pub(crate) fn publishing_bus(
     config: &Config,
-    bus: Arc<dyn EventBus>,
+    bus: Arc<NodeBus>,
     trusted: &[CertificateDer<'static>],
-) -> (Arc<dyn EventBus>, Option<Arc<Producer>>) {
+) -> (Arc<PublishingBus>, Option<Arc<Producer>>) {
     let throttling = &config.throttling;
     if throttling.url_groups.is_empty() {
-        return (bus, None);
+        let publishing = Arc::new(PublishingBus {
+            publish: bus.clone(),
+            node: bus,
+            producer: None,
+        });
+        return (publishing, None);
     }
     let tls = producer_tls(trusted);
     let groups = keygate_traffic::receiver_groups(throttling, tls.is_some());
@@ -88,10 +244,14 @@ pub(crate) fn publishing_bus(
     settings.tls = tls;
     settings.publish_requests = throttling.enable_data_publishing;
     let producer = Arc::new(Producer::start(settings));
-    let publishing = Arc::new(ProducerBus {
-        bus,
-        producer: producer.clone(),
-        prefix: SubjectPrefix::new(&config.throttling.subject_prefix),
+    let publishing = Arc::new(PublishingBus {
+        publish: Arc::new(ProducerBus {
+            bus: bus.clone(),
+            producer: producer.clone(),
+            prefix: SubjectPrefix::new(&config.throttling.subject_prefix),
+        }),
+        node: bus,
+        producer: Some(producer.clone()),
     });
     (publishing, Some(producer))
 }
@@ -122,13 +282,9 @@ impl EventBus for ProducerBus {
             return self.bus.publish(subject, event).await;
         };
         if topic == Topic::ThrottleRequest && event.event_type != THROTTLE_CATCH_UP {
-            // A traffic manager counts one request per event: a gateway's batch is split.
-            for (i, request) in request_batch(event).into_iter().enumerate() {
-                self.producer.send_request(Envelope {
-                    id: format!("{}.{i}", event.id),
-                    payload: request,
-                    ..event.clone()
-                });
+            // A traffic manager counts one request per event: a batch is split.
+            for request in split_batch(event) {
+                self.producer.send_request(request);
             }
             return Ok(());
         }
@@ -171,17 +327,151 @@ pub(crate) fn gateway_link(config: &Config, publishing: Arc<dyn EventBus>) -> Tr
     }
 }
 
-/// The requests of a gateway's batch (`{"events": [...]}`), or the event itself when it
-/// carries one request.
-fn request_batch(event: &Envelope) -> Vec<serde_json::Value> {
+/// The requests of a batch envelope (`{"events": [...]}`) as one ingestion event each (id
+/// `{batch id}.{index}`), or the event itself when it carries one request.
+fn split_batch(event: &Envelope) -> Vec<Envelope> {
     match event
         .payload
         .get("events")
         .and_then(serde_json::Value::as_array)
     {
-        Some(events) => events.clone(),
-        None => vec![event.payload.clone()],
+        Some(events) => events
+            .iter()
+            .enumerate()
+            .map(|(i, request)| Envelope {
+                id: format!("{}.{i}", event.id),
+                event_type: event.event_type.clone(),
+                revision: event.revision,
+                time: event.time,
+                origin_node: event.origin_node.clone(),
+                payload: request.clone(),
+            })
+            .collect(),
+        None => vec![event.clone()],
     }
+}
+
+/// Where a gateway's request events go.
+enum RequestRoute {
+    /// To every url group, one ingestion event per request.
+    Producer(Arc<Producer>),
+    /// Onto the node's bus: in-process to its traffic manager, else as a batch envelope.
+    Node(Arc<NodeBus>),
+}
+
+/// A gateway's [`RequestEventSink`]: batches of typed request events sent the cheapest way
+/// their [`RequestRoute`] allows, and the same envelopes, byte for byte, wherever they leave
+/// the process (`keygate.throttle.request` on a broker, `REQUEST_EVENTS` on the ingestion
+/// ports).
+struct RequestEventPublisher {
+    route: RequestRoute,
+    subject: Subject,
+    origin_node: String,
+    revision: AtomicU64,
+}
+
+impl std::fmt::Debug for RequestEventPublisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let route = match self.route {
+            RequestRoute::Producer(_) => "url groups",
+            RequestRoute::Node(_) => "node bus",
+        };
+        f.debug_struct("RequestEventPublisher")
+            .field("subject", &self.subject)
+            .field("route", &route)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What every envelope of one batch shares.
+#[derive(Debug, Clone, PartialEq)]
+struct BatchHeader {
+    id: String,
+    revision: u64,
+    time: i64,
+    origin_node: String,
+}
+
+impl BatchHeader {
+    fn envelope(&self, id: String, payload: serde_json::Value) -> Envelope {
+        Envelope {
+            id,
+            event_type: REQUEST_EVENTS_TYPE.to_owned(),
+            revision: self.revision,
+            time: self.time,
+            origin_node: self.origin_node.clone(),
+            payload,
+        }
+    }
+
+    /// The batch as one envelope, `{"events": [...]}`.
+    fn batch(&self, batch: &[RequestEvent]) -> Result<Envelope, serde_json::Error> {
+        let mut payload = serde_json::Map::new();
+        payload.insert("events".to_owned(), serde_json::to_value(batch)?);
+        Ok(self.envelope(self.id.clone(), serde_json::Value::Object(payload)))
+    }
+
+    /// The batch as one envelope per request, as [`split_batch`] makes of [`Self::batch`].
+    fn requests(&self, batch: &[RequestEvent]) -> Result<Vec<Envelope>, serde_json::Error> {
+        batch
+            .iter()
+            .enumerate()
+            .map(|(i, event)| {
+                Ok(self.envelope(format!("{}.{i}", self.id), serde_json::to_value(event)?))
+            })
+            .collect()
+    }
+}
+
+impl RequestEventPublisher {
+    fn header(&self) -> BatchHeader {
+        BatchHeader {
+            id: uuid::Uuid::new_v4().to_string(),
+            revision: self.revision.fetch_add(1, Ordering::Relaxed) + 1,
+            time: now_ms(),
+            origin_node: self.origin_node.clone(),
+        }
+    }
+}
+
+fn unencodable(error: serde_json::Error) -> RequestEventError {
+    RequestEventError(format!("not encodable: {error}"))
+}
+
+#[async_trait]
+impl RequestEventSink for RequestEventPublisher {
+    async fn publish(&self, batch: Vec<RequestEvent>) -> Result<(), RequestEventError> {
+        match &self.route {
+            RequestRoute::Producer(producer) => {
+                for request in self.header().requests(&batch).map_err(unencodable)? {
+                    producer.send_request(request);
+                }
+                Ok(())
+            }
+            RequestRoute::Node(node) => {
+                if let Some(local) = &node.local {
+                    if let Some(intake) = local.intake.get() {
+                        intake.count(&batch).await;
+                    }
+                    if local.listeners.load(Ordering::SeqCst) == 0 {
+                        // In-process, nobody else could hear it.
+                        return Ok(());
+                    }
+                }
+                let envelope = self.header().batch(&batch).map_err(unencodable)?;
+                node.bus
+                    .publish(&self.subject, &envelope)
+                    .await
+                    .map_err(|e| RequestEventError(e.to_string()))
+            }
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Producers' accounts from the user store: a user the store authenticates who holds the
@@ -212,7 +502,7 @@ impl ProducerAccounts for StoreAccounts {
 pub(crate) async fn start_traffic_manager(
     config: &Config,
     stores: Arc<keygate_store::Stores>,
-    bus: Arc<dyn EventBus>,
+    bus: Arc<NodeBus>,
     bind_ip: IpAddr,
     ephemeral_ports: bool,
     tls: Arc<rustls::ServerConfig>,
@@ -243,7 +533,7 @@ pub(crate) async fn start_traffic_manager(
         stores,
         admin_role: config.super_admin.admin_role.clone(),
     });
-    let running = TrafficManager::new(settings, bus)
+    let running = TrafficManager::new(settings, bus.clone())
         .with_accounts(accounts)
         .start(IngestListeners {
             plain: Some(plain),
@@ -251,5 +541,10 @@ pub(crate) async fn start_traffic_manager(
         })
         .await;
     tracing::info!(plain = ?running.plain_addr(), tls = ?running.tls_addr(), "traffic manager");
+    bus.attach(running.request_intake());
     Ok(Some(running))
 }
+
+#[cfg(test)]
+#[path = "traffic_tests.rs"]
+mod tests;

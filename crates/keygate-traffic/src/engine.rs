@@ -110,6 +110,13 @@ impl DecisionEngine {
         self.counter.ingest(&event, decisions);
     }
 
+    /// Counts one request event as a gateway of this process built it (no policy names: the
+    /// limits it carries are counted), appending the decisions it causes. The same counts as
+    /// [`DecisionEngine::ingest`] of its report, without converting it.
+    pub fn ingest_event(&self, event: &RequestEvent, decisions: &mut Vec<ThrottleDecision>) {
+        self.counter.ingest(event, decisions);
+    }
+
     /// Counts one report of gateway `node` received at `now_ms`, appending the decisions it
     /// causes and, when `grant` (the leading traffic manager), the leases.
     pub fn ingest_from(

@@ -51,7 +51,7 @@ pub use relay::{TAKEOVER_MS, THROTTLE_DECISION, TrafficStats};
 pub use settings::{TrafficSettings, receiver_groups};
 
 use keygate_bus::{BusMessage, EventBus, Subject};
-use keygate_throttle::ThrottleDecision;
+use keygate_throttle::{RequestEvent, ThrottleDecision};
 use listener::{Credentials, Ingest};
 use relay::Relay;
 use std::net::SocketAddr;
@@ -333,6 +333,13 @@ impl RunningTrafficManager {
         self.relay.engine.used(key)
     }
 
+    /// Where a gateway in the same process hands its request events.
+    pub fn request_intake(&self) -> RequestIntake {
+        RequestIntake {
+            relay: Arc::clone(&self.relay),
+        }
+    }
+
     /// This start's instance name (who grants leases is elected among these).
     pub fn instance(&self) -> &str {
         &self.relay.settings.instance
@@ -354,6 +361,31 @@ impl RunningTrafficManager {
         for task in self.tasks {
             let _ = task.await;
         }
+    }
+}
+
+/// A traffic manager's intake for the request events of a gateway in the same process
+/// (every role in one node, no broker, no url groups): batches are counted as the gateway
+/// built them, without the JSON envelope of `keygate.throttle.request` or the ingestion
+/// protocol, and the decisions they cause are published on the bus as usual. Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct RequestIntake {
+    relay: Arc<Relay>,
+}
+
+impl RequestIntake {
+    /// Counts a batch of request events, oldest first, once each.
+    pub async fn count(&self, batch: &[RequestEvent]) {
+        self.relay.count_events(batch).await;
+    }
+}
+
+impl std::fmt::Debug for RequestIntake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestIntake")
+            .field("node", &self.relay.settings.node)
+            .finish_non_exhaustive()
     }
 }
 

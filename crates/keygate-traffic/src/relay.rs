@@ -10,7 +10,8 @@
 //! for long. The leader publishes the leases its counting causes, one batch per ingested
 //! batch; followers mirror them. A gateway's catch-up request (on its (re)connection) is
 //! answered with every throttle decision in force and, by the leader, that gateway's
-//! leases.
+//! leases. A gateway in the same process hands its request events over as they are
+//! ([`Relay::count_events`]), without an envelope.
 
 use crate::clock::Clock;
 use crate::dedup::{MAX_EVENT_ID_BYTES, RecentIds};
@@ -22,7 +23,7 @@ use keygate_bus::{BusError, Envelope, EventBus, Subject};
 use keygate_throttle::lease::{
     CatchUp, Heartbeat, LeaseBatch, THROTTLE_CATCH_UP, THROTTLE_LEASE, TRAFFIC_MANAGER_HEARTBEAT,
 };
-use keygate_throttle::{QuotaLease, ThrottleDecision};
+use keygate_throttle::{QuotaLease, RequestEvent, ThrottleDecision};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -281,6 +282,18 @@ impl Relay {
                 tracing::warn!(origin = %event.origin_node, event_id = %event.id, %error, "request event ignored");
             }
         }
+    }
+
+    /// Counts request events a gateway of this process hands over as they are (no envelope,
+    /// no id: nothing to apply twice) and publishes the decisions they cause. No leases: a
+    /// gateway that reaches its traffic manager in-process follows none.
+    pub(crate) async fn count_events(&self, events: &[RequestEvent]) {
+        let mut decisions = Vec::new();
+        for event in events {
+            self.engine.ingest_event(event, &mut decisions);
+        }
+        Counters::add(&self.counters.requests, events.len() as u64);
+        self.publish(decisions).await;
     }
 
     /// Answers a gateway's catch-up: every decision in force, and its leases when this

@@ -181,3 +181,32 @@ fn payloads_are_checked_before_counting() {
     let report = RequestReport::from_payload(&serde_json::to_value(&event).unwrap()).unwrap();
     assert_eq!(report.keys[0].limit, Some(Limit::requests(3, 1_000)));
 }
+
+#[test]
+fn a_typed_event_counts_as_its_report() {
+    let two = Limit::requests(2, MINUTE as u64);
+    let event = RequestEvent {
+        time_ms: T0,
+        message_size: 0,
+        keys: vec![CountedKey {
+            key: Arc::from("7:/pizzashack/1.0.0:1.0.0"),
+            limit: two,
+        }],
+    };
+    let typed = DecisionEngine::new(TrafficPolicies::new(), true);
+    let reported = DecisionEngine::new(TrafficPolicies::new(), true);
+    let (mut from_typed, mut from_reports) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        typed.ingest_event(&event, &mut from_typed);
+        reported.ingest(
+            &report(T0, &[("7:/pizzashack/1.0.0:1.0.0", Some(two), None)]),
+            &mut from_reports,
+        );
+    }
+    assert_eq!(
+        from_typed,
+        [throttle("7:/pizzashack/1.0.0:1.0.0", T0 + MINUTE)]
+    );
+    assert_eq!(from_typed, from_reports);
+    assert_eq!(typed.used("7:/pizzashack/1.0.0:1.0.0"), Some(3));
+}
