@@ -17,12 +17,18 @@
 #      keygate-off   the same backend through /off/1.0.0: auth scheme None, Unlimited
 #                    policies;
 #      keygate-10k   the full pipeline on a second node that also holds APIS (10,000)
-#                    more APIs and SUBSCRIPTIONS (100,000) more subscriptions.
+#                    more APIs and SUBSCRIPTIONS (100,000) more subscriptions;
+#      keygate-nopub the full pipeline on a third node whose file sets `[apim.throttling]
+#                    enable_data_publishing = false`: no request events, the rest the
+#                    same (keygate-full / keygate-nopub is the cost of publishing them).
 # Runs alternate between the cases so that all see the same machine; medians and p99.
 #
 # Usage: bench/gateway.sh [seconds per run, default 15]
-# Environment: RUNS (3), OFFSET (300: the first node's ports are 8280/9443 + OFFSET, the
-# seeded node's + OFFSET + 200), PORT_BASE (19010: backend, nginx +1, HAProxy +2),
+# Environment: CASES (the cases to run, default all of them: "nginx-proxy haproxy-jwt
+# keygate-full keygate-off keygate-10k keygate-nopub"; only their servers are started,
+# e.g. CASES="keygate-full keygate-nopub"), RUNS (3), OFFSET (300: the first node's ports
+# are 8280/9443 + OFFSET, the unpublishing node's + OFFSET + 150, the seeded node's +
+# OFFSET + 200), PORT_BASE (19010: backend, nginx +1, HAProxy +2),
 # APIS (10000), SUBSCRIPTIONS (100000), BENCH_RUST_LOG (the nodes' RUST_LOG, default
 # `info,keygate::access=off`: no access log, as the peers write none), KEYGATE_BIN (target/release/keygate, built when
 # missing). Needs nginx and HAProxy 2.6 (installed from Debian when missing), wrk, curl,
@@ -33,6 +39,22 @@ duration=${1:-15}
 runs=${RUNS:-3}
 offset=${OFFSET:-300}
 many_offset=$((offset + 200))
+nopub_offset=$((offset + 150))
+read -r -a cases <<<"${CASES:-nginx-proxy haproxy-jwt keygate-full keygate-off keygate-10k keygate-nopub}"
+for c in "${cases[@]}"; do
+  case $c in
+    nginx-proxy | haproxy-jwt | keygate-full | keygate-off | keygate-10k | keygate-nopub) ;;
+    *) echo "unknown case $c" >&2; exit 2 ;;
+  esac
+done
+# selected CASE...: whether any of the cases runs.
+selected() {
+  local c want
+  for want in "$@"; do
+    for c in "${cases[@]}"; do [ "$c" = "$want" ] && return 0; done
+  done
+  return 1
+}
 port_base=${PORT_BASE:-19010}
 apis=${APIS:-10000}
 subscriptions=${SUBSCRIPTIONS:-100000}
@@ -143,9 +165,11 @@ http {
   server { listen 127.0.0.1:$nginx_port; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } }
 }
 N
-taskset -c 1 nginx -p "$work/nginx/" -c "$work/nginx/nginx.conf" &
-nginx_pid=$!
-pids+=("$nginx_pid")
+if selected nginx-proxy; then
+  taskset -c 1 nginx -p "$work/nginx/" -c "$work/nginx/nginx.conf" &
+  nginx_pid=$!
+  pids+=("$nginx_pid")
+fi
 
 openssl genrsa -out "$work/key.pem" 2048 2>/dev/null
 openssl rsa -in "$work/key.pem" -pubout -out "$work/pub.pem" 2>/dev/null
@@ -181,9 +205,11 @@ frontend gw
 backend be
   server s1 127.0.0.1:$backend_port
 H
-taskset -c 1 haproxy -f "$work/haproxy.cfg" &
-haproxy_pid=$!
-pids+=("$haproxy_pid")
+if selected haproxy-jwt; then
+  taskset -c 1 haproxy -f "$work/haproxy.cfg" &
+  haproxy_pid=$!
+  pids+=("$haproxy_pid")
+fi
 
 # A CA and a certificate for localhost signed by it, for every node's management
 # listener: the control plane verifies its bearer tokens against the key manager's JWKS
@@ -197,13 +223,17 @@ printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nex
 openssl x509 -req -in "$work/localhost.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
   -days 2 -extfile "$work/leaf.ext" -out "$work/localhost.cert.pem" 2>/dev/null
 
-# start_keygate NAME OFFSET: a fresh node (unpinned while it is set up); sets node_pid.
-# The offset goes into the file (`[server] offset`) so that the default key-manager
-# service URL follows it.
+# start_keygate NAME OFFSET [PUBLISH]: a fresh node (unpinned while it is set up); sets
+# node_pid. The offset goes into the file (`[server] offset`) so that the default
+# key-manager service URL follows it; PUBLISH (true) becomes `[apim.throttling]
+# enable_data_publishing`.
 start_keygate() {
   local dir=$work/$1 i
   mkdir -p "$dir/data/tls"
-  sed "s/^worker_threads = 1$/worker_threads = 1\noffset = $2/" bench/gateway/deployment.toml >"$dir/deployment.toml"
+  sed -e "s/^worker_threads = 1$/worker_threads = 1\noffset = $2/" \
+    -e "s/^enable_data_publishing = true$/enable_data_publishing = ${3:-true}/" \
+    bench/gateway/deployment.toml >"$dir/deployment.toml"
+  grep -q "^enable_data_publishing = ${3:-true}$" "$dir/deployment.toml"
   cp "$work/localhost.cert.pem" "$work/localhost.key.pem" "$dir/data/tls/"
   (cd "$dir" && SSL_CERT_FILE=$work/ca.pem RUST_LOG=$log_filter exec "$bin" server --config deployment.toml >keygate.log 2>&1) &
   node_pid=$!
@@ -231,35 +261,48 @@ settle() {
 
 backend_url=http://127.0.0.1:$backend_port/
 wait_for "$backend_url"
-wait_for "http://127.0.0.1:$nginx_port/"
-wait_for "http://127.0.0.1:$haproxy_port/x" -H "Authorization: Bearer $haproxy_token"
+selected nginx-proxy && wait_for "http://127.0.0.1:$nginx_port/"
+selected haproxy-jwt && wait_for "http://127.0.0.1:$haproxy_port/x" -H "Authorization: Bearer $haproxy_token"
 
 echo "== keygate $("$bin" --version | awk '{print $2}'), nginx $(nginx -v 2>&1 | sed 's/.*\///'), HAProxy $(haproxy -v | awk 'NR==1{print $3}'); $(nproc) cores; ${duration}s x $runs runs, wrk -t1 -c64"
 echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 one_port=$((8280 + offset))
 many_port=$((8280 + many_offset))
-start_keygate one "$offset"
-one_pid=$node_pid
-seeded=$(python3 bench/gateway/seed.py "https://127.0.0.1:$((9443 + offset))" "$backend_url" "$password")
-eval "$(grep '^token=' <<<"$seeded")"
-one_token=$token
-start_keygate many "$many_offset"
-many_pid=$node_pid
-seeded=$(python3 bench/gateway/seed.py "https://127.0.0.1:$((9443 + many_offset))" "$backend_url" "$password" \
-  --apis "$apis" --subscriptions "$subscriptions")
-eval "$(grep -E '^(token|seed_seconds)=' <<<"$seeded")"
-many_token=$token
-echo "seeded $apis APIs and $subscriptions subscriptions through the REST APIs in ${seed_seconds} s"
-wait_for "http://127.0.0.1:$one_port/full/1.0.0/x" -H "Authorization: Bearer $one_token"
-wait_for "http://127.0.0.1:$one_port/off/1.0.0/x"
-wait_for "http://127.0.0.1:$many_port/full/1.0.0/x" -H "Authorization: Bearer $many_token"
-settle "$many_port"
-# Every thread of both nodes on CPU 1 from here on.
-taskset -a -p -c 1 "$one_pid" >/dev/null
-taskset -a -p -c 1 "$many_pid" >/dev/null
+nopub_port=$((8280 + nopub_offset))
+# Every thread of a node on CPU 1 once it is set up.
+if selected keygate-full keygate-off; then
+  start_keygate one "$offset"
+  one_pid=$node_pid
+  seeded=$(python3 bench/gateway/seed.py "https://127.0.0.1:$((9443 + offset))" "$backend_url" "$password")
+  eval "$(grep '^token=' <<<"$seeded")"
+  one_token=$token
+  wait_for "http://127.0.0.1:$one_port/full/1.0.0/x" -H "Authorization: Bearer $one_token"
+  wait_for "http://127.0.0.1:$one_port/off/1.0.0/x"
+fi
+if selected keygate-nopub; then
+  start_keygate nopub "$nopub_offset" false
+  nopub_pid=$node_pid
+  seeded=$(python3 bench/gateway/seed.py "https://127.0.0.1:$((9443 + nopub_offset))" "$backend_url" "$password")
+  eval "$(grep '^token=' <<<"$seeded")"
+  nopub_token=$token
+  wait_for "http://127.0.0.1:$nopub_port/full/1.0.0/x" -H "Authorization: Bearer $nopub_token"
+fi
+if selected keygate-10k; then
+  start_keygate many "$many_offset"
+  many_pid=$node_pid
+  seeded=$(python3 bench/gateway/seed.py "https://127.0.0.1:$((9443 + many_offset))" "$backend_url" "$password" \
+    --apis "$apis" --subscriptions "$subscriptions")
+  eval "$(grep -E '^(token|seed_seconds)=' <<<"$seeded")"
+  many_token=$token
+  echo "seeded $apis APIs and $subscriptions subscriptions through the REST APIs in ${seed_seconds} s"
+  wait_for "http://127.0.0.1:$many_port/full/1.0.0/x" -H "Authorization: Bearer $many_token"
+  settle "$many_port"
+fi
+for p in ${one_pid:-} ${nopub_pid:-} ${many_pid:-}; do
+  taskset -a -p -c 1 "$p" >/dev/null
+done
 
-cases=(nginx-proxy haproxy-jwt keygate-full keygate-off keygate-10k)
 # run_case NAME: one load of a case.
 run_case() {
   case $1 in
@@ -269,6 +312,7 @@ run_case() {
     keygate-full) load "$1" "$one_pid" "http://127.0.0.1:$one_port/full/1.0.0/x" -H "Authorization: Bearer $one_token" ;;
     keygate-off) load "$1" "$one_pid" "http://127.0.0.1:$one_port/off/1.0.0/x" ;;
     keygate-10k) load "$1" "$many_pid" "http://127.0.0.1:$many_port/full/1.0.0/x" -H "Authorization: Bearer $many_token" ;;
+    keygate-nopub) load "$1" "$nopub_pid" "http://127.0.0.1:$nopub_port/full/1.0.0/x" -H "Authorization: Bearer $nopub_token" ;;
   esac
 }
 
@@ -298,13 +342,21 @@ for c in backend "${cases[@]}"; do
   printf '%-14s %10.0f req/s  p99 %6.2f ms  CPU %4.2f  %6.1f us CPU/request  (runs: %s)\n' "$c" "${med[$c]}" "${mp99[$c]}" "$(m "${share[$c]}")" "${mcost[$c]}" "${rps[$c]% }"
 done
 ratio() { awk -v a="$2" -v b="$3" -v g="$4" -v n="$1" 'BEGIN{printf "%-34s %.2fx (goal >= %s) %s\n", n, a/b, g, (a/b >= g ? "met" : "NOT met")}'; }
-ratio "keygate-full / nginx-proxy" "${med[keygate-full]}" "${med[nginx-proxy]}" 1.0
-ratio "keygate-full / haproxy-jwt" "${med[keygate-full]}" "${med[haproxy-jwt]}" 2.5
-ratio "keygate-full / keygate-off" "${med[keygate-full]}" "${med[keygate-off]}" 0.9
-ratio "keygate-10k / keygate-full" "${med[keygate-10k]}" "${med[keygate-full]}" 0.9
-awk -v k="${mp99[keygate-full]}" -v n="${mp99[nginx-proxy]}" 'BEGIN{d=k-n; printf "%-34s %+.2f ms (goal <= +1 ms) %s\n", "keygate-full p99 - nginx-proxy p99", d, (d <= 1 ? "met" : "NOT met")}'
+# goal A B GOAL: the ratio A / B by req/s, when both cases ran.
+goal() { [ -n "${med[$1]:-}" ] && [ -n "${med[$2]:-}" ] && ratio "$1 / $2" "${med[$1]}" "${med[$2]}" "$3" || true; }
+# goal_cpu A B GOAL: the same per CPU second (B's CPU per request over A's).
+goal_cpu() { [ -n "${mcost[$1]:-}" ] && [ -n "${mcost[$2]:-}" ] && ratio "$1 / $2" "${mcost[$2]}" "${mcost[$1]}" "$3" || true; }
+goal keygate-full nginx-proxy 1.0
+goal keygate-full haproxy-jwt 2.5
+goal keygate-full keygate-off 0.9
+goal keygate-10k keygate-full 0.9
+goal keygate-full keygate-nopub 0.95
+if [ -n "${mp99[keygate-full]:-}" ] && [ -n "${mp99[nginx-proxy]:-}" ]; then
+  awk -v k="${mp99[keygate-full]}" -v n="${mp99[nginx-proxy]}" 'BEGIN{d=k-n; printf "%-34s %+.2f ms (goal <= +1 ms) %s\n", "keygate-full p99 - nginx-proxy p99", d, (d <= 1 ? "met" : "NOT met")}'
+fi
 echo "== the same goals per CPU time (requests per CPU-second: 1e6 / us per request)"
-ratio "keygate-full / nginx-proxy" "${mcost[nginx-proxy]}" "${mcost[keygate-full]}" 1.0
-ratio "keygate-full / haproxy-jwt" "${mcost[haproxy-jwt]}" "${mcost[keygate-full]}" 2.5
-ratio "keygate-full / keygate-off" "${mcost[keygate-off]}" "${mcost[keygate-full]}" 0.9
-ratio "keygate-10k / keygate-full" "${mcost[keygate-full]}" "${mcost[keygate-10k]}" 0.9
+goal_cpu keygate-full nginx-proxy 1.0
+goal_cpu keygate-full haproxy-jwt 2.5
+goal_cpu keygate-full keygate-off 0.9
+goal_cpu keygate-10k keygate-full 0.9
+goal_cpu keygate-full keygate-nopub 0.95
