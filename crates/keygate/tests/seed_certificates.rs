@@ -23,14 +23,16 @@
     reason = "tests"
 )]
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{IpAddr, Ipv4Addr, TcpListener, ToSocketAddrs};
+mod piped;
+
+use piped::{Piped, free_offset, keygate_server};
+use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::mpsc;
-use std::thread;
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// How long a node gets to start, or to refuse to.
+const START_WAIT: Duration = Duration::from_secs(90);
 
 const KM_HOST: &str = "km.keygate.test";
 const APIM_HOST: &str = "apim.keygate.test";
@@ -85,25 +87,6 @@ fn certs(out: &Path, km_hosts: &str, apim_hosts: &str) {
         String::from_utf8_lossy(&run.stdout),
         String::from_utf8_lossy(&run.stderr)
     );
-}
-
-static NEXT_OFFSET: AtomicU16 = AtomicU16::new(0);
-
-/// A port offset whose management and gateway ports are free now, never one handed out
-/// before in this process.
-fn free_offset() -> u16 {
-    let base = 22_000 + (std::process::id() % 17_000) as u16;
-    loop {
-        let step = NEXT_OFFSET.fetch_add(1, Ordering::Relaxed);
-        assert!(step < 2_000, "no free port offset");
-        let offset = (base + step * 13) % 40_000 + 1_000;
-        if [9443u16, 8243, 8280]
-            .iter()
-            .all(|port| TcpListener::bind(("0.0.0.0", port + offset)).is_ok())
-        {
-            return offset;
-        }
-    }
 }
 
 /// The databases both nodes share (the seed's step 3, on SQLite files).
@@ -207,104 +190,6 @@ enable_user_claims = true
     file
 }
 
-/// A `keygate server` process, its output as lines; killed when dropped.
-struct Node {
-    name: &'static str,
-    child: Child,
-    stdout: mpsc::Receiver<String>,
-    stderr: mpsc::Receiver<String>,
-}
-
-fn lines(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-impl Node {
-    fn spawn(name: &'static str, config: &Path) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keygate"))
-            .args(["server", "--config"])
-            .arg(config)
-            .current_dir(config.parent().unwrap())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = lines(child.stdout.take().unwrap());
-        let stderr = lines(child.stderr.take().unwrap());
-        Node {
-            name,
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Starts a node and waits for its ready banner.
-    fn start(name: &'static str, config: &Path) -> Node {
-        let mut node = Node::spawn(name, config);
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match node.stdout.recv_timeout(left) {
-                Ok(line) if line.contains("ready in") => return node,
-                Ok(_) => {}
-                Err(_) => {
-                    let _ = node.child.kill();
-                    panic!("{name} did not start; logs:\n{}", node.logs());
-                }
-            }
-        }
-    }
-
-    fn logs(&mut self) -> String {
-        let mut logs = Vec::new();
-        while let Ok(line) = self.stderr.recv_timeout(Duration::from_millis(500)) {
-            logs.push(line);
-        }
-        logs.join("\n")
-    }
-
-    /// Waits for the process to exit on its own; its success and its logs.
-    fn exit(mut self) -> (bool, String) {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let name = self.name;
-                panic!("{name} still running; logs:\n{}", self.logs());
-            }
-            thread::sleep(Duration::from_millis(50));
-        };
-        let mut logs = Vec::new();
-        while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(5)) {
-            logs.push(line);
-        }
-        (status.success(), logs.join("\n"))
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `keygate ARGS` as the admin against the API-M node, trusting its certificate; stdout.
 fn keygate(server: &str, ca: &Path, home: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_keygate"))
@@ -366,7 +251,7 @@ async fn nodes_on_their_own_host_names_trust_each_other_through_keytool_stores()
     let km_offset = free_offset();
     let km_port = 9443 + km_offset;
     let km_config = key_manager_config(&good.join("key-manager"), &shared, km_offset);
-    let key_manager = Node::start("key manager", &km_config);
+    let key_manager = Piped::start("key manager", keygate_server(&km_config), START_WAIT);
 
     // The troubleshooting case: the API-M node does not trust the key manager.
     let untrusting = api_manager_config(
@@ -375,8 +260,12 @@ async fn nodes_on_their_own_host_names_trust_each_other_through_keytool_stores()
         free_offset(),
         km_port,
     );
-    let (started, logs) = Node::spawn("untrusting API-M node", &untrusting).exit();
-    assert!(!started, "an untrusting node exits non-zero; logs:\n{logs}");
+    let (status, logs) =
+        Piped::spawn("untrusting API-M node", keygate_server(&untrusting)).exit(START_WAIT);
+    assert!(
+        !status.success(),
+        "an untrusting node exits non-zero; logs:\n{logs}"
+    );
     let truststore = stranger.join("api-manager/client-truststore.jks");
     for needed in [
         "untrusted certificate",
@@ -395,7 +284,7 @@ async fn nodes_on_their_own_host_names_trust_each_other_through_keytool_stores()
     // The API-M node with the stores certs.sh made for it.
     let apim_offset = free_offset();
     let apim_config = api_manager_config(&good.join("api-manager"), &shared, apim_offset, km_port);
-    let api_manager = Node::start("API-M node", &apim_config);
+    let api_manager = Piped::start("API-M node", keygate_server(&apim_config), START_WAIT);
 
     let backend = keygate_testkit::MockBackend::start().await.unwrap();
     let openapi = dir.path().join("orders.json");
@@ -486,7 +375,7 @@ async fn nodes_on_their_own_host_names_trust_each_other_through_keytool_stores()
 
     // With the key manager gone, its JWT is still verified: the gateway holds its
     // certificate (gateway_certificate_alias), it never needed the JWK Set.
-    key_manager.stop();
+    drop(key_manager);
     let url = format!(
         "http://{APIM_HOST}:{}/orders/1.0.0/orders",
         8280 + apim_offset
@@ -504,7 +393,7 @@ async fn nodes_on_their_own_host_names_trust_each_other_through_keytool_stores()
     let received = backend.last().unwrap();
     assert_eq!(received.path, "/backend/orders");
     assert!(received.header("x-jwt-assertion").is_some());
-    api_manager.stop();
+    drop(api_manager);
 }
 
 #[test]
@@ -520,7 +409,7 @@ fn a_certificate_made_for_localhost_under_another_host_name_is_a_hostname_mismat
     std::fs::create_dir_all(&shared).unwrap();
     let km_offset = free_offset();
     let km_config = key_manager_config(&local.join("key-manager"), &shared, km_offset);
-    let _key_manager = Node::start("key manager", &km_config);
+    let _key_manager = Piped::start("key manager", keygate_server(&km_config), START_WAIT);
 
     let apim_config = api_manager_config(
         &local.join("api-manager"),
@@ -528,8 +417,8 @@ fn a_certificate_made_for_localhost_under_another_host_name_is_a_hostname_mismat
         free_offset(),
         9443 + km_offset,
     );
-    let (started, logs) = Node::spawn("API-M node", &apim_config).exit();
-    assert!(!started, "exits non-zero; logs:\n{logs}");
+    let (status, logs) = Piped::spawn("API-M node", keygate_server(&apim_config)).exit(START_WAIT);
+    assert!(!status.success(), "exits non-zero; logs:\n{logs}");
     for needed in [
         "hostname mismatch",
         "CN=localhost",

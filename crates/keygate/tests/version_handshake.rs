@@ -12,13 +12,14 @@
     reason = "tests"
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod piped;
+
+use piped::{Piped, free_offset, keygate_server};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const VERSION_PATH: &str = "/services/keymanager-operations/v1/version";
 
@@ -74,25 +75,6 @@ fn keygate_version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
 
-static NEXT_OFFSET: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-
-/// A port offset whose management and gateway ports are free now, never one handed out
-/// before in this process.
-fn free_offset() -> u16 {
-    let base = 21_000 + (std::process::id() % 19_000) as u16;
-    loop {
-        let step = NEXT_OFFSET.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        assert!(step < 2_000, "no free port offset");
-        let offset = base.wrapping_add(step.wrapping_mul(11)) % 40_000 + 1_000;
-        if [9443u16, 8243, 8280]
-            .iter()
-            .all(|port| TcpListener::bind(("0.0.0.0", port + offset)).is_ok())
-        {
-            return offset;
-        }
-    }
-}
-
 /// A gateway node's configuration, its key manager at `service_url`.
 fn write_config(dir: &Path, service_url: &str) -> std::path::PathBuf {
     let file = dir.join("deployment.toml");
@@ -121,100 +103,23 @@ password = "admin"
     file
 }
 
-/// A running `keygate server`, its output as lines.
-struct Server {
-    child: Child,
-    stdout: mpsc::Receiver<String>,
-    stderr: mpsc::Receiver<String>,
+/// `keygate server` on `config`, at a free port offset, logging at info.
+fn start(config: &Path) -> Piped {
+    let mut command = keygate_server(config);
+    command
+        .arg("--port-offset")
+        .arg(free_offset().to_string())
+        .env("RUST_LOG", "info");
+    Piped::spawn("keygate server", command)
 }
 
-fn lines(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-impl Server {
-    fn start(config: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keygate"))
-            .args(["server", "--config"])
-            .arg(config)
-            .arg("--port-offset")
-            .arg(free_offset().to_string())
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = lines(child.stdout.take().unwrap());
-        let stderr = lines(child.stderr.take().unwrap());
-        Server {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Waits for the process to exit; its status and everything it wrote to stderr.
-    fn exit(mut self, within: Duration) -> (std::process::ExitStatus, String) {
-        let deadline = Instant::now() + within;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let logs: Vec<String> = self.stderr.try_iter().collect();
-                panic!("still running after {within:?}; logs:\n{}", logs.join("\n"));
-            }
-            thread::sleep(Duration::from_millis(20));
-        };
-        // The reader threads end with the pipes.
-        let mut logs = Vec::new();
-        while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(5)) {
-            logs.push(line);
-        }
-        (status, logs.join("\n"))
-    }
-
-    /// Waits until a line of stderr contains `needle`.
-    fn wait_for_log(&mut self, needle: &str, within: Duration) -> String {
-        let deadline = Instant::now() + within;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(line) => seen.push(line),
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!("no log line with {needle:?}; logs:\n{}", seen.join("\n"));
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_against(answer: Answer) -> (tempfile::TempDir, Server) {
+fn start_against(answer: Answer) -> (tempfile::TempDir, Piped) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     pretend_key_manager(listener, answer);
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &format!("http://127.0.0.1:{port}/services/"));
-    let server = Server::start(&config);
+    let server = start(&config);
     (dir, server)
 }
 
@@ -278,13 +183,10 @@ fn the_node_waits_for_an_unreachable_key_manager_then_refuses_an_incompatible_on
         .port();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &format!("http://127.0.0.1:{port}/services/"));
-    let mut server = Server::start(&config);
+    let mut server = start(&config);
     let line = server.wait_for_log("key manager not reachable", Duration::from_secs(60));
     assert!(line.contains("asking again"), "{line}");
-    assert!(
-        server.child.try_wait().unwrap().is_none(),
-        "the node keeps waiting"
-    );
+    assert!(server.running(), "the node keeps waiting");
 
     // The key manager comes up, of an older protocol.
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
@@ -312,17 +214,6 @@ fn a_compatible_key_manager_lets_the_node_start() {
             keygate_version()
         ),
     });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match server.stdout.recv_timeout(left) {
-            Ok(line) if line.contains("ready in") => break,
-            Ok(_) => {}
-            Err(_) => {
-                let logs: Vec<String> = server.stderr.try_iter().collect();
-                panic!("the node did not start; logs:\n{}", logs.join("\n"));
-            }
-        }
-    }
+    server.wait_for_stdout("ready in", Duration::from_secs(60));
     server.wait_for_log(": compatible", Duration::from_secs(5));
 }
