@@ -121,10 +121,7 @@ impl Stack {
     /// Every column of every row of `table` in `apim_db`, as text (binary columns
     /// lossily), for a test that looks for secrets in the clear.
     pub async fn apim_db_rows(self, table: &str) -> Vec<Vec<String>> {
-        let query = match self {
-            Stack::MariaDbRabbitMq => format!("SELECT * FROM {table}"),
-            Stack::PostgresNats => format!("SELECT * FROM {table}"),
-        };
+        let query = format!("SELECT * FROM {table}");
         match self {
             Stack::MariaDbRabbitMq => {
                 let mut db = sqlx::MySqlConnection::connect(self.apim_db_url())
