@@ -8,56 +8,12 @@
 //! the envelope's `type` names the change WSO2-style (`API_CREATE`, `SUBSCRIPTIONS_DELETE`,
 //! …).
 
-use keygate_model::{
-    Api, ApiPolicy, Application, ApplicationPolicy, BlockCondition, GlobalPolicy, KeyMapping,
-    RevokedToken, RevokedTokenType, Subscription, SubscriptionPolicy,
-};
+use keygate_model::{RevokedToken, RevokedTokenType};
 use keygate_store::{ChangeOperation, ChangedEntity, OutboxEntry, StoreResult, Stores};
-use serde::{Deserialize, Serialize};
 
-/// One change to the data gateways replicate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
-pub enum CatalogChange {
-    /// An API was created, updated or changed state.
-    ApiUpserted(Api),
-    /// An API was deleted.
-    ApiDeleted { uuid: String },
-    /// An application was created or updated.
-    ApplicationUpserted(Application),
-    /// An application was deleted, with its subscriptions.
-    ApplicationDeleted { uuid: String },
-    /// A subscription was created or changed state.
-    SubscriptionUpserted(Subscription),
-    /// A subscription was removed.
-    SubscriptionDeleted { uuid: String },
-    /// Keys were generated or their state changed.
-    KeyMappingUpserted(KeyMapping),
-    /// Keys were removed.
-    KeyMappingDeleted { consumer_key: String },
-    /// A subscription policy was added or changed.
-    SubscriptionPolicyUpserted(SubscriptionPolicy),
-    /// A subscription policy was deleted.
-    SubscriptionPolicyDeleted { name: String },
-    /// An application policy was added or changed.
-    ApplicationPolicyUpserted(ApplicationPolicy),
-    /// An application policy was deleted.
-    ApplicationPolicyDeleted { name: String },
-    /// An advanced policy was added or changed.
-    ApiPolicyUpserted(ApiPolicy),
-    /// An advanced policy was deleted.
-    ApiPolicyDeleted { name: String },
-    /// A global policy was added or changed.
-    GlobalPolicyUpserted(GlobalPolicy),
-    /// A global policy was deleted.
-    GlobalPolicyDeleted { name: String },
-    /// A deny condition was added or changed.
-    BlockConditionUpserted(BlockCondition),
-    /// A deny condition was deleted.
-    BlockConditionDeleted { uuid: String },
-    /// A token was revoked.
-    TokenRevoked(RevokedToken),
-}
+/// One change to the data gateways replicate; the control plane never publishes
+/// [`CatalogChange::RevokedAll`] (revoke-alls come from the key manager).
+pub use keygate_model::changes::ReplicaChange as CatalogChange;
 
 /// The envelope `type` of an outbox entry, WSO2's notification names
 /// (`API_CREATE`, `APPLICATION_UPDATE`, `SUBSCRIPTIONS_DELETE`, `POLICY_CREATE`, …).

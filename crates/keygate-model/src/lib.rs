@@ -8,6 +8,7 @@
 mod wso2_enum;
 
 pub mod catalog;
+pub mod changes;
 pub mod handshake;
 pub mod identity;
 pub mod oauth;
