@@ -5,8 +5,9 @@
 //!
 //! Nothing here is on the request path but a push into a bounded in-memory queue
 //! ([`RequestEventQueue::push`]): a background task ([`RequestEventQueue::spawn`]) takes
-//! events off in batches and hands them to a [`RequestEventSink`] — the bus today, a
-//! traffic-manager ingestion client later. When the sink cannot keep up the queue drops
+//! events off in batches and hands them, typed, to a [`RequestEventSink`] — the node picks
+//! it: its own traffic manager in one process, the ingestion producer of the url groups,
+//! or the broker. When the sink cannot keep up the queue drops
 //! its oldest events, counted in `keygate_gateway_request_events_dropped_total`, rather
 //! than slow requests down or grow without bound: a global limit then counts a little
 //! low for a moment, which is what WSO2's gateways do under the same pressure.
