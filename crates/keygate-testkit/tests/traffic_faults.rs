@@ -314,6 +314,15 @@ async fn broker_away_for_ten_seconds_then_revocations_hold_and_no_throttle_outli
         a.call_until(path, Some(token), 200).await;
         until_on(&b, path, token, 200).await;
     }
+    // Opaque tokens too, which gateway B knows only from the key manager's answer it
+    // caches (and by their SHA-256 in revocations).
+    let (_, opaque_keys, opaque) = a.ready("/outage-opaque", "OAUTH").await;
+    let opaque_path = "/outage-opaque/1.0.0/x";
+    let kept_opaque = a.token(&opaque_keys).await;
+    for token in [&opaque, &kept_opaque] {
+        a.call_until(opaque_path, Some(token), 200).await;
+        until_on(&b, opaque_path, token, 200).await;
+    }
     // An application limited to 10 a minute.
     let (_, limited) = a
         .subscribed_as(
@@ -342,6 +351,7 @@ async fn broker_away_for_ten_seconds_then_revocations_hold_and_no_throttle_outli
     for token in &revoked {
         a.revoke(&keys, token).await;
     }
+    a.revoke(&opaque_keys, &opaque).await;
     // The throttle's window ends with the broker still away: both gateways admit again,
     // no release having reached them.
     let wait = window_end.saturating_sub(now_ms()) + 200;
@@ -360,6 +370,9 @@ async fn broker_away_for_ten_seconds_then_revocations_hold_and_no_throttle_outli
         a.call_until(path, Some(token), 401).await;
         until_on(&b, path, token, 401).await;
     }
+    a.call_until(opaque_path, Some(&opaque), 401).await;
+    until_on(&b, opaque_path, &opaque, 401).await;
+    assert_eq!(status_on(&b, opaque_path, &kept_opaque).await, 200);
     eprintln!(
         "every revoked token refused at both gateways {:?} after the restore",
         restored.elapsed()
