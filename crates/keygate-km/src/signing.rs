@@ -23,7 +23,7 @@ use keygate_jose::{Jwk, JwkSet, JwsAlgorithm, SigningKey, VerifyingKey, Verifyin
 use keygate_model::Tenant;
 use keygate_store::{StoreError, StoredSigningKey, Stores};
 use rustls_pki_types::PrivatePkcs8KeyDer;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 /// How often a node re-reads the database's key ring, to pick up rotations made on
@@ -45,9 +45,40 @@ struct RingKey {
 struct KeyRing {
     keys: Vec<RingKey>,
     loaded_at: Duration,
+    /// Each key's verifier with the time it stops being published, parsed once per ring
+    /// (verifying what this key manager signed needs no JWK parsing per call).
+    verifiers: OnceLock<Vec<(Option<i64>, VerifyingKey)>>,
 }
 
 impl KeyRing {
+    fn new(keys: Vec<RingKey>, loaded_at: Duration) -> Self {
+        Self {
+            keys,
+            loaded_at,
+            verifiers: OnceLock::new(),
+        }
+    }
+
+    /// The keys published at `now_ms`, as verifiers.
+    fn verifying_keys(&self, now_ms: i64) -> VerifyingKeySet {
+        let verifiers = self.verifiers.get_or_init(|| {
+            self.keys
+                .iter()
+                .filter_map(|k| {
+                    let key = VerifyingKey::from_jwk(&k.jwk).ok()?;
+                    Some((k.published_until_ms, key))
+                })
+                .collect()
+        });
+        VerifyingKeySet::new(
+            verifiers
+                .iter()
+                .filter(|(until, _)| until.is_none_or(|until| until > now_ms))
+                .map(|(_, key)| key.clone())
+                .collect(),
+        )
+    }
+
     fn current(&self) -> Option<&RingKey> {
         self.keys
             .iter()
@@ -94,10 +125,7 @@ impl SigningKeys {
             source: KeySource::Database,
             tenant: settings.tenant.clone(),
             algorithm: settings.signing_algorithm,
-            ring: RwLock::new(Arc::new(KeyRing {
-                keys: Vec::new(),
-                loaded_at: Duration::ZERO,
-            })),
+            ring: RwLock::new(Arc::new(KeyRing::new(Vec::new(), Duration::ZERO))),
         };
         keys.reload(stores, clock).await?;
         if keys.ring().current().is_none() {
@@ -150,10 +178,7 @@ impl SigningKeys {
                 }
             }
         }
-        self.replace(KeyRing {
-            keys,
-            loaded_at: now,
-        });
+        self.replace(KeyRing::new(keys, now));
         Ok(())
     }
 
@@ -195,8 +220,7 @@ impl SigningKeys {
 
     /// The keys of [`SigningKeys::jwks`], for verifying what this key manager signed.
     pub fn verifying_keys(&self, now_ms: i64) -> VerifyingKeySet {
-        let (set, _) = VerifyingKeySet::from_jwk_set(&self.jwks(now_ms));
-        set
+        self.ring().verifying_keys(now_ms)
     }
 
     /// Rotates: a new key becomes current at `now`, and the current one stays published
@@ -371,15 +395,15 @@ fn keystore_ring(
             file,
             reason: format!("the certificate of `{alias}` does not match its private key"),
         })?;
-    Ok(KeyRing {
-        keys: vec![RingKey {
+    Ok(KeyRing::new(
+        vec![RingKey {
             signer: Arc::new(signer),
             jwk,
             generation: 1,
             published_until_ms: None,
         }],
-        loaded_at: now,
-    })
+        now,
+    ))
 }
 
 #[cfg(test)]
@@ -419,10 +443,10 @@ mod tests {
         old.retired_at_ms = Some(1_700_000_000_000);
         old.published_until_ms = Some(1_700_003_600_000);
         let new = generate(JwsAlgorithm::Es256, &Tenant::default(), 2, &clock).unwrap();
-        let ring = KeyRing {
-            keys: vec![ring_key(&old).unwrap(), ring_key(&new).unwrap()],
-            loaded_at: clock.now(),
-        };
+        let ring = KeyRing::new(
+            vec![ring_key(&old).unwrap(), ring_key(&new).unwrap()],
+            clock.now(),
+        );
         let keys = SigningKeys {
             source: KeySource::Database,
             tenant: Tenant::default(),
@@ -440,5 +464,12 @@ mod tests {
         assert_eq!(kids(1_700_003_599_999), [old.kid.clone(), new.kid.clone()]);
         assert_eq!(kids(1_700_003_600_000), [new.kid]);
         assert_eq!(keys.verifying_keys(1_700_000_000_000).len(), 2);
+        // The retired key stops verifying when it stops being published.
+        let verifiers = keys.verifying_keys(1_700_003_600_000);
+        assert_eq!(verifiers.len(), 1);
+        assert_eq!(
+            verifiers.keys()[0].kid(),
+            Some(keys.current().unwrap().kid().unwrap())
+        );
     }
 }
