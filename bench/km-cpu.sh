@@ -24,18 +24,8 @@ if [ "${PEER:-0}" = 1 ]; then
   [ -d bench/km/node_modules/oidc-provider ] || (cd bench/km && npm ci --no-audit --no-fund)
 fi
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do
-    kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/lib.sh
 
-# CPU ticks (user + system) of a process and all its threads.
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # measure NAME PID URL BASIC [PATH]: one wrk run; prints tokens/s and CPU µs per token.
 measure() {
@@ -53,7 +43,6 @@ measure() {
     'BEGIN{cpu=t/hz; printf "%-14s %8.0f tokens/s  %6.1f%% of a core  %6.1f us CPU/token  %6.0f tokens per CPU second  (load %s)\n", n, r, 100*cpu/'"$duration"', 1e6*cpu/q, q/cpu, l}'
 }
 
-basic() { printf '%s:%s' "$1" "$2" | base64 -w0; }
 
 echo "== $(date -u +%FT%TZ) keygate $("$bin" --version | awk '{print $2}'), ${duration}s x $runs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 dir=$work/keygate

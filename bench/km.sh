@@ -34,20 +34,8 @@ command -v wrk >/dev/null || {
 }
 [ -d bench/km/node_modules/oidc-provider ] || (cd bench/km && npm ci --no-audit --no-fund)
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do
-    kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/lib.sh
 
-basic() { printf '%s:%s' "$1" "$2" | base64 -w0; }
-median() { sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-# wrk's latency ("850.00us", "12.34ms", "1.55s") in milliseconds.
-to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.2f\n", v}'; }
 
 # load NAME URL LUA [wrk prefix...]: one wrk run; prints "req/s p99_ms"; any non-2xx fails.
 load() {
