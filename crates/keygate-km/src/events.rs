@@ -78,7 +78,7 @@ impl RevocationEvents {
     pub async fn token_revoked(&self, token: &AccessToken, reason: RevocationReason, now_ms: i64) {
         let payload = json!({
             "jti": token.token_id,
-            "token_digest": token.token_digest,
+            "token_digest": crate::token_keys::revocation_digest(token),
             "expiry_time_ms": token.expires_at_ms(),
             "client_id": token.client_id,
             "subject": token.subject,

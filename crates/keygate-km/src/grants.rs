@@ -560,9 +560,10 @@ impl Inner {
 
     /// Records a revoked access token for gateway snapshots and announces it on the bus —
     /// unless it has expired already, when there is nothing left to refuse. It is recorded
-    /// under both names gateways refuse tokens by: the `jti` (JWTs) and the digest of the
-    /// token (opaque tokens, which a gateway knows only by their SHA-256), so that a
-    /// gateway that missed the event still refuses either kind after its next snapshot.
+    /// under the names gateways refuse tokens by: the `jti` (JWTs) and, for a token kept
+    /// under its SHA-256 (opaque tokens, which a gateway knows only by it), that digest, so
+    /// that a gateway that missed the event still refuses either kind after its next
+    /// snapshot.
     pub(crate) async fn announce_revoked(&self, token: &AccessToken, reason: RevocationReason) {
         let now_ms = self.clock.now_ms();
         if token.expires_at_ms() <= now_ms {
@@ -576,8 +577,8 @@ impl Inner {
             revoked_at_ms: now_ms,
         };
         let mut records = vec![record(&token.token_id, RevokedTokenType::Jti)];
-        if !token.token_digest.is_empty() && token.token_digest != token.token_id {
-            records.push(record(&token.token_digest, RevokedTokenType::Opaque));
+        if let Some(digest) = crate::token_keys::revocation_digest(token) {
+            records.push(record(digest, RevokedTokenType::Opaque));
         }
         for record in &records {
             if let Err(error) = self

@@ -37,6 +37,14 @@ pub fn is_jti_key(key: &str) -> bool {
     key.starts_with(JTI_KEY_PREFIX)
 }
 
+/// The SHA-256 gateways know `token` by, when its record is kept under one (opaque tokens,
+/// and JWTs stored before [`jti_key`]s); `None` for a JWT kept under its `jti`, which
+/// gateways refuse by that `jti`.
+pub(crate) fn revocation_digest(token: &AccessToken) -> Option<&str> {
+    let digest = token.token_digest.as_str();
+    (!digest.is_empty() && !is_jti_key(digest)).then_some(digest)
+}
+
 /// Whether a JWS `typ` names an access token JWT (RFC 9068 §2.1).
 fn is_access_token_type(typ: &str) -> bool {
     typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE) || typ.eq_ignore_ascii_case("application/at+jwt")

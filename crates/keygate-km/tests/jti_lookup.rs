@@ -276,5 +276,19 @@ async fn a_revoked_jwt_is_announced_and_recorded_by_its_jti() {
         .unwrap();
     assert_eq!(recorded.token_type, RevokedTokenType::Jti);
     assert!(recorded.expiry_time_ms > recorded.revoked_at_ms);
+    // Gateways refuse such a JWT by its jti: no digest is announced or recorded for it.
+    assert!(
+        events[0].payload["token_digest"].is_null(),
+        "{:?}",
+        events[0].payload
+    );
+    assert!(
+        km.stores
+            .revoked_tokens()
+            .revoked_token(&format!("jti:{jti}"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(km.introspect_as_admin(&token).await["active"], false);
 }
